@@ -1,0 +1,12 @@
+"""musicrep: a PyTorch toolkit for music and audio representation learning.
+
+Front-ends (``musicrep.frontends``) turn waveforms into feature maps, back-ends turn those into
+embeddings, objectives train them, and the evaluation and analysis tools tell what a
+representation captures. See the README for a tour.
+"""
+
+from musicrep.errors import AudioError, ConfigError, ManifestError, MusicrepError
+
+__version__ = "0.1.0"
+
+__all__ = ["AudioError", "ConfigError", "ManifestError", "MusicrepError", "__version__"]

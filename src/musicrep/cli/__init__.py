@@ -1,0 +1,68 @@
+"""The ``musicrep`` command.
+
+Each subcommand lives in a small module of this package that defines ``register(subparsers)``;
+heavy imports (torch, librosa) happen inside the handlers so ``musicrep --help`` stays instant.
+Errors a user can cause (:class:`musicrep.MusicrepError`) are printed without a traceback and
+exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from musicrep.errors import MusicrepError
+
+#: Modules that add subcommands, in the order they appear in ``--help``.
+COMMAND_MODULES = [
+    "musicrep.cli.data",
+    "musicrep.cli.info",
+]
+
+DESCRIPTION = """\
+musicrep: learn, extract, evaluate and explain music/audio representations.
+
+examples:
+  musicrep data corpus --out data/corpus --clips 400 --seconds 6
+                                   render the built-in corpus dataset (16 kHz WAVs + manifests)
+  musicrep list frontends          every front-end, with its output shape for 1 s of audio
+  musicrep <command> --help        options and examples of one command
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from musicrep import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="musicrep",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"musicrep {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        # a command group without its subcommand, or no command at all
+        (getattr(args, "_group_parser", None) or parser).print_help()
+        return 1
+    try:
+        return int(func(args) or 0)
+    except MusicrepError as exc:
+        print(f"musicrep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("musicrep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""``musicrep list``: what the toolkit offers (front-ends, ...)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "list",
+        help="list front-ends (and, as they land, models)",
+        description="List what can be named in recipes and commands.\n\n"
+        "examples:\n  musicrep list frontends\n  musicrep list frontends --seconds 5",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("what", choices=["frontends"], help="what to list")
+    p.add_argument(
+        "--seconds", type=float, default=1.0, help="input length for the shapes shown (default 1)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from musicrep.frontends import create_frontend, list_frontends
+
+    print(f"{'front-end':<18} {'sr':>6}  {'kind':<5} output shape for {args.seconds:g} s")
+    for name in list_frontends():
+        fe = create_frontend(name)
+        n = int(round(args.seconds * fe.sample_rate))
+        print(f"{name:<18} {fe.sample_rate:>6}  {fe.kind:<5} {fe.output_shape(n)}")
+    return 0
