@@ -1,0 +1,5 @@
+"""``musicrep data corpus`` (being written)."""
+
+
+def register(sub):
+    pass
