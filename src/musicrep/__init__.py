@@ -9,4 +9,13 @@ from musicrep.errors import AudioError, ConfigError, ManifestError, MusicrepErro
 
 __version__ = "0.1.0"
 
-__all__ = ["AudioError", "ConfigError", "ManifestError", "MusicrepError", "__version__"]
+__all__ = ["AudioError", "ConfigError", "ManifestError", "MusicrepError", "__version__", "load"]
+
+
+def __getattr__(name: str):
+    # Lazy: ``import musicrep`` stays light; torch is imported on first use of ``musicrep.load``.
+    if name == "load":
+        from musicrep.io import load
+
+        return load
+    raise AttributeError(f"module 'musicrep' has no attribute {name!r}")

@@ -30,11 +30,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600 files; give the output the permissions a normal open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -55,7 +61,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (if imported) for reproducible runs."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds code that uses the global state
     if "torch" in sys.modules:
         import torch
 
@@ -69,7 +75,9 @@ def progress(iterable=None, *, total=None, desc=None, unit="it", disable=None, *
 
     if disable is None:
         disable = not (sys.stderr.isatty() or os.environ.get("MUSICREP_PROGRESS") == "1")
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True, **kw)
+    return tqdm(
+        iterable, total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True, **kw
+    )
 
 
 def environment_info() -> dict[str, str]:

@@ -17,6 +17,10 @@ from musicrep.errors import MusicrepError
 #: Modules that add subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES = [
     "musicrep.cli.data",
+    "musicrep.cli.models",
+    "musicrep.cli.train",
+    "musicrep.cli.export",
+    "musicrep.cli.predict",
     "musicrep.cli.info",
 ]
 
@@ -27,6 +31,11 @@ examples:
   musicrep data corpus --out data/corpus --clips 400 --seconds 6
                                    render the built-in corpus dataset (16 kHz WAVs + manifests)
   musicrep list frontends          every front-end, with its output shape for 1 s of audio
+  musicrep models                  the model zoo: parameters, input spec, embedding size
+  musicrep train --recipe configs/musicnn.yaml --manifest data/corpus/tags.csv --out runs/m
+                                   train a zoo model (checkpoints, logs, test scores)
+  musicrep export runs/m models/m  config.json + model.safetensors
+  musicrep predict song.wav --model models/m --top 5
   musicrep <command> --help        options and examples of one command
 """
 

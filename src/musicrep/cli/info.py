@@ -8,12 +8,12 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "list",
-        help="list front-ends (and, as they land, models)",
+        help="list front-ends or models",
         description="List what can be named in recipes and commands.\n\n"
-        "examples:\n  musicrep list frontends\n  musicrep list frontends --seconds 5",
+        "examples:\n  musicrep list frontends\n  musicrep list frontends --seconds 5\n  musicrep list models",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("what", choices=["frontends"], help="what to list")
+    p.add_argument("what", choices=["frontends", "models"], help="what to list")
     p.add_argument(
         "--seconds", type=float, default=1.0, help="input length for the shapes shown (default 1)"
     )
@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "models":
+        from musicrep.cli.models import print_model_table
+
+        print_model_table()
+        return 0
     from musicrep.frontends import create_frontend, list_frontends
 
     print(f"{'front-end':<18} {'sr':>6}  {'kind':<5} output shape for {args.seconds:g} s")

@@ -1,0 +1,27 @@
+"""Training objectives (supervised, and the self-supervised ones as they land).
+
+Every objective is an :class:`Objective` registered in :data:`OBJECTIVES`; recipes name one in
+their ``objective:`` section (default ``supervised``, which picks binary cross-entropy for
+multi-label manifests and cross-entropy for single-label ones). A new objective module registers
+itself with ``@OBJECTIVES.register("name")`` and is imported below.
+"""
+
+from musicrep.objectives import supervised as _supervised  # noqa: F401  (registers)
+from musicrep.objectives.base import OBJECTIVES, TASKS, Objective, build_objective
+from musicrep.objectives.supervised import SupervisedMultiLabel, SupervisedSingleLabel
+
+
+def list_objectives() -> list[str]:
+    """Names accepted in a recipe's ``objective:`` section."""
+    return OBJECTIVES.names()
+
+
+__all__ = [
+    "OBJECTIVES",
+    "TASKS",
+    "Objective",
+    "SupervisedMultiLabel",
+    "SupervisedSingleLabel",
+    "build_objective",
+    "list_objectives",
+]

@@ -1,0 +1,145 @@
+"""Exported models (config.json + model.safetensors): export, load without pickle, predict."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from musicrep.cli import main
+from musicrep.errors import ConfigError
+from test_train import SR, TINY_MODEL, write_dataset, write_recipe
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A one-epoch training run of the tiny model on a 3-tag dataset."""
+    from musicrep.train import load_recipe, train
+
+    root = tmp_path_factory.mktemp("io")
+    recipe = load_recipe(write_recipe(root / "tiny.yaml", max_epochs=1))
+    recipe["data"]["manifest"] = str(write_dataset(root / "data", multilabel=True))
+    recipe["evaluation"]["enabled"] = False
+    return train(recipe, out=root / "run").run_dir
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path):
+    from musicrep import io
+    from musicrep.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(**{**TINY_MODEL, "num_outputs": 3}).eval()
+    with torch.no_grad():  # non-default BatchNorm statistics must survive too
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    io.save_model(model, tmp_path / "m", vocab=["a", "b", "c"], task="multilabel")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+    ]
+    loaded, meta = io.load(tmp_path / "m")
+    x = torch.randn(3, meta["input_samples"])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    assert meta["vocab"] == ["a", "b", "c"] and meta["sample_rate"] == SR
+    assert not loaded.training
+
+
+def test_export_run_and_load_never_unpickle(run_dir, tmp_path, monkeypatch, capsys):
+    from musicrep import io
+    from musicrep.train import load_checkpoint_model
+
+    out = tmp_path / "exported"
+    assert main(["export", str(run_dir), str(out)]) == 0
+    assert "exported musicnn (multilabel, 3 labels" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["task"] == "multilabel" and meta["vocab"] == ["high", "low", "noise"]
+    assert meta["input_samples"] == 8000 and meta["model"]["name"] == "musicnn"
+    assert meta["source"]["checkpoint"].endswith("best.ckpt")
+
+    reference, _ = load_checkpoint_model(run_dir)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("loading an exported model must not unpickle anything")
+
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    model, meta = io.load(out)
+    x = torch.randn(2, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+
+
+def test_load_explains_what_is_wrong(run_dir, tmp_path):
+    from musicrep import io
+
+    with pytest.raises(ConfigError, match="export it first"):
+        io.load(run_dir)
+    with pytest.raises(ConfigError, match="does not exist"):
+        io.load(tmp_path / "nothing")
+    folder = tmp_path / "renamed"
+    assert main(["export", str(run_dir), str(folder)]) == 0
+    meta = json.loads((folder / "config.json").read_text())
+    meta["model"]["name"] = "musicnnn"
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="valid names: .*musicnn"):
+        io.load(folder)
+
+
+def test_predict_cli_prints_top_tags_and_reports_bad_files(run_dir, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["export", str(run_dir), str(out)]) == 0
+    capsys.readouterr()
+    t = np.arange(int(2.3 * SR)) / SR  # not a whole number of chunks
+    good = tmp_path / "good.wav"
+    sf.write(good, (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SR)
+    assert main(["predict", str(good), "--model", str(out), "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(good) and len(lines) == 3
+    probs = [float(line.split()[0]) for line in lines[1:]]
+    assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs)
+    assert {line.split()[1] for line in lines[1:]} <= {"high", "low", "noise"}
+
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    rc = main(["predict", str(bad), str(good), "--model", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 1
+    doc = json.loads(captured.out)
+    assert [r["path"] for r in doc["results"]] == [str(good)]
+    assert doc["failed"][0]["path"] == str(bad) and "bad.wav" in captured.err
+    assert doc["results"][0]["top"][0]["probability"] == pytest.approx(probs[0], abs=1e-6)
+
+
+def test_predict_file_averages_chunks_over_the_whole_file(tmp_path):
+    from musicrep import audio, io
+    from musicrep.models import create_model
+
+    model = create_model(**{**TINY_MODEL, "num_outputs": 2}).eval()
+    meta = {"task": "singlelabel", "sample_rate": SR, "input_samples": 8000}
+    x = np.random.default_rng(0).standard_normal(int(2.3 * SR)).astype(np.float32) * 0.1
+    sf.write(tmp_path / "x.wav", x, SR)
+    probs = io.predict_file(model, meta, tmp_path / "x.wav", batch_size=2)
+    wave, _ = audio.load(tmp_path / "x.wav")
+    chunks = audio.equally_spaced_chunks(wave, 8000, 5, endpoint=True)  # ceil(2.3 / 0.5) = 5
+    assert chunks[-1][-1] == wave[-1]  # the last chunk ends at the end of the file
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.from_numpy(chunks)), -1).mean(0).numpy()
+    np.testing.assert_allclose(probs, expected, rtol=1e-5)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
