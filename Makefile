@@ -36,7 +36,7 @@ test: lint
 	$(PY) -m pytest
 
 demo: setup
-	$(BIN)/musicrep data corpus --out $(DEMO_DIR)/corpus --clips 240 --seconds 6
+	$(BIN)/musicrep demo --out $(DEMO_DIR)
 
 bench: setup
 	$(PY) benchmarks/frontends.py

@@ -15,6 +15,7 @@ below; unknown keys are an error that lists the valid ones. :func:`train` writes
     RUN/config.json         the same + vocabulary, task, seed, package versions, command line
     RUN/vocab.json          label vocabulary (target order)
     RUN/skipped.txt         manifest rows left out (path, split, line, reason)
+    RUN/tag_vocabulary.json with data.tags: the processed tag vocabulary and its counts
     RUN/checkpoints/        best.ckpt (lowest validation loss) and last.ckpt (for --resume)
     RUN/logs/csv/version_<n>/metrics.csv   training curves (one version per session: a resumed
                             run adds version_1, ...), and RUN/logs/tensorboard/
@@ -125,6 +126,13 @@ class DataConfig:
         averaged over all chunks and predictions are averaged per track.
     num_workers : int, optional
         DataLoader worker processes decoding audio; default ``min(8, CPUs - 1)``.
+    tags : dict or bool, optional
+        Treat the labels as free-form tags and process them as COALA does
+        (:mod:`musicrep.data.tags`): ``true`` with the defaults, or options such as
+        ``{max_tags: 1000, max_df: 0.7, min_count: 10}``. The vocabulary is built from the
+        training split, every row's labels are replaced by its kept tags and rows left without
+        a tag are skipped (listed in ``skipped.txt``); the vocabulary with its counts is written
+        to ``RUN/tag_vocabulary.json``. Implies a multi-label task; not combined with ``vocab``.
     """
 
     manifest: str | None = None
@@ -134,6 +142,7 @@ class DataConfig:
     valid_split: str = "valid"
     valid_chunks: int = 16
     num_workers: int | None = None
+    tags: dict[str, Any] | bool | None = None
 
 
 @dataclass
@@ -322,6 +331,10 @@ def _check_section(name: str, cfg: Any) -> None:
             )
         if cfg.valid_chunks <= 0:
             raise ConfigError("data.valid_chunks must be a positive integer")
+        if cfg.tags is not None and not isinstance(cfg.tags, (bool, dict)):
+            raise ConfigError(
+                f"data.tags must be true/false or a mapping of tag options; got {cfg.tags!r}"
+            )
     if name == "evaluation" and (cfg.chunks <= 0 or cfg.batch_size <= 0):
         raise ConfigError("evaluation.chunks and evaluation.batch_size must be positive")
 
@@ -819,6 +832,30 @@ def _build_model(model_section: dict, num_outputs: int) -> nn.Module:
     return create_model(name, num_outputs=num_outputs, **section)
 
 
+def _process_tags(manifest, data: DataConfig):
+    """COALA's tag processing of a manifest's labels (``data.tags``): returns the processed
+    manifest, the :class:`~musicrep.data.tags.TagVocabulary` (built from the training split)
+    and the rows left without a tag (as skipped entries)."""
+    from musicrep.data.dataset import SkippedFile
+    from musicrep.data.tags import apply_vocabulary, check_options, vocabulary_from_manifest
+
+    if data.vocab:
+        raise ConfigError(
+            "data.vocab and data.tags cannot be combined",
+            "data.tags builds the vocabulary from the training split (set max_tags to limit it)",
+        )
+    if data.task == "singlelabel":
+        raise ConfigError("data.tags gives multi-label targets; data.task is 'singlelabel'")
+    options = check_options({} if data.tags is True else data.tags, "data.tags option(s)")
+    vocab = vocabulary_from_manifest(manifest, data.train_split, **options)
+    processed, dropped = apply_vocabulary(manifest, vocab)
+    reason = "no tag left after tag processing (data.tags)"
+    skipped = [SkippedFile(str(r.path), reason, r.line, r.split) for r in dropped]
+    if dropped:
+        log.warning("%d clip(s) left without a tag are skipped (see skipped.txt)", len(dropped))
+    return processed, vocab, skipped
+
+
 def _run_dir(config: dict, out: str | os.PathLike | None) -> Path:
     if out is not None:
         return Path(out).resolve()
@@ -906,8 +943,13 @@ def train(
     manifest_path = Path(data.manifest).resolve()
     cfg["data"]["manifest"] = str(manifest_path)
     manifest = Manifest.read(manifest_path)
+    tag_vocab, untagged = None, []
+    if data.tags:
+        manifest, tag_vocab, untagged = _process_tags(manifest, data)
     task = data.task if data.task != "auto" else infer_task(manifest)
-    vocab = vocabulary(manifest)
+    if tag_vocab is not None:
+        task = "multilabel"
+    vocab = vocabulary(manifest) if tag_vocab is None else list(tag_vocab.tags)
     if data.vocab:
         unknown = [v for v in data.vocab if v not in set(vocab)]
         if unknown or len(set(data.vocab)) != len(data.vocab):
@@ -933,7 +975,13 @@ def train(
         task=task,
         num_outputs=len(vocab),
         embed_dim=getattr(getattr(model, "encoder", model), "embed_dim", None),
+        model_config=model_config,
     )
+    # objectives that pick their input from longer clips (COALA) ask for that length; they
+    # then see one clip per validation track (from its start) instead of native chunks
+    example = objective.example_samples(model)
+    data_samples = int(example) if example else input_samples
+    valid_chunks = 1 if example else data.valid_chunks
 
     if rank_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -944,7 +992,7 @@ def train(
         data.train_split,
         vocab,
         sample_rate,
-        input_samples,
+        data_samples,
         task,
         seed=tcfg.seed,
         failure_log=skipped_path if rank_zero else None,
@@ -954,9 +1002,9 @@ def train(
         data.valid_split,
         vocab,
         sample_rate,
-        input_samples,
+        data_samples,
         task,
-        n_chunks=data.valid_chunks,
+        n_chunks=valid_chunks,
         endpoint=ecfg.endpoint,
         failure_log=skipped_path if rank_zero else None,
     )
@@ -975,8 +1023,19 @@ def train(
         "sample_rate": sample_rate,
         "input_samples": input_samples,
     }
+    num_workers = data.num_workers if data.num_workers is not None else _default_workers()
+    if not resume and type(objective).prepare is not Objective.prepare:
+        # e.g. COALA fits the input scaler stored in the model on the training clips
+        use_cuda = torch.cuda.is_available() and tcfg.accelerator in ("auto", "gpu", "cuda")
+        loader = DataLoader(
+            train_set, batch_size=tcfg.batch_size, shuffle=False, num_workers=num_workers
+        )
+        objective.prepare(model, loader, torch.device("cuda") if use_cuda else None)
+
     if rank_zero:
-        _write_skipped(skipped_path, train_set.skipped + valid_set.skipped)
+        _write_skipped(skipped_path, untagged + train_set.skipped + valid_set.skipped)
+        if tag_vocab is not None:
+            tag_vocab.save(run_dir / "tag_vocabulary.json")
         saved = {
             "config": cfg,
             "task": task,
@@ -999,7 +1058,6 @@ def train(
         write_json_atomic(run_dir / "vocab.json", list(vocab))
 
     module = MusicrepModule(model, objective, tcfg, hparams, vocab)
-    num_workers = data.num_workers if data.num_workers is not None else _default_workers()
     datamodule = ManifestDataModule(
         train_set, valid_set, tcfg.batch_size, num_workers, pin_memory=torch.cuda.is_available()
     )

@@ -16,12 +16,17 @@ from musicrep.errors import MusicrepError
 
 #: Modules that add subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES = [
+    "musicrep.cli.demo",
     "musicrep.cli.data",
     "musicrep.cli.models",
     "musicrep.cli.train",
     "musicrep.cli.export",
     "musicrep.cli.predict",
+    "musicrep.cli.embed",
+    "musicrep.cli.evaluate",
     "musicrep.cli.info",
+    "musicrep.cli.analyze",
+    "musicrep.cli.benchmark",
 ]
 
 DESCRIPTION = """\

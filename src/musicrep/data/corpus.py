@@ -65,9 +65,22 @@ filter away):
   :data:`POLYPHONY_MIN_SECONDS` in total (so a tune doubled in octaves or unison by several
   instruments is monophonic, and a solo violin playing a chorale's top line is monophonic).
 
+Free-form tags (``freetags.csv``, for tag-based representation learning such as COALA,
+:mod:`musicrep.data.tags`): each clip also gets the words a listener might type when uploading
+it -- instrument names and families (``violin``, ``strings``, ``bowed``), style words
+(``baroque``, ``chorale``, ``renaissance``, ``madrigal``, ``medieval``, ``fiddle``, ``folk``,
+``reel``/``jig``/``hornpipe`` when the tune's title says so, the quartet's composer), tempo
+words (``slow``, ``fast``, ``upbeat``, the score's tempo word such as ``allegro``), the mode
+(``minor``/``major``), texture (``solo``, ``ensemble``, ``melody``, ``polyphonic``) and generic
+words (``music``, ``instrumental``). Only facts about the clip are used; each word is written
+with its own probability (:data:`FREE_TAG_PROBABILITIES` and the tables beside it), sometimes
+capitalised, in the plural or as two words, as users do, from a seeded random stream per clip
+(:func:`free_tags`). ``music`` is on about 85 % of the clips, so COALA's 70 % filter removes it.
+
 Tasks written by :func:`build_corpus`: ``style.csv`` (single label, all clips),
-``instrument.csv`` (single label, solo clips only), ``tags.csv`` (multi-label, all clips), plus
-``clips.csv`` (every clip's metadata), ``metadata.json`` and ``summary.txt``.
+``instrument.csv`` (single label, solo clips only), ``tags.csv`` (multi-label, all clips),
+``freetags.csv`` (free-form multi-label, all clips), plus ``clips.csv`` (every clip's metadata),
+``metadata.json`` and ``summary.txt``.
 
 Clips
 -----
@@ -250,6 +263,91 @@ CHORDAL_FAMILIES: tuple[str, ...] = ("keyboard", "plucked", "organ", "mallet")
 #: to their top note when a wind instrument plays it. Solo clips of every family outside
 #: :data:`CHORDAL_FAMILIES` are reduced the same way, so they are single lines.
 WIND_FAMILIES: tuple[str, ...] = ("flute", "reed", "brass")
+
+#: Free-form tags (``freetags.csv``): words a user might write for each synthesizer timbre, with
+#: the probability that a clip with that instrument gets the word. ``|`` separates alternative
+#: spellings drawn with equal probability (a plural, two words, another name).
+FREE_TAG_INSTRUMENT_WORDS: dict[str, tuple[tuple[str, float], ...]] = {
+    "acoustic_guitar": (("guitar|guitars|acoustic guitar", 0.85),),
+    "bassoon": (("bassoon", 0.85),),
+    "cello": (("cello|cellos", 0.85),),
+    "choir_aahs": (("choir", 0.85), ("voices|vocal", 0.4)),
+    "clarinet": (("clarinet", 0.85),),
+    "flute": (("flute|flutes", 0.85),),
+    "french_horn": (("horn|french horn|horns", 0.85),),
+    "harp": (("harp", 0.85),),
+    "harpsichord": (("harpsichord", 0.85),),
+    "marimba": (("marimba", 0.85),),
+    "oboe": (("oboe", 0.85),),
+    "organ": (("organ|church organ", 0.85),),
+    "piano": (("piano", 0.85),),
+    "pizzicato_strings": (("pizzicato", 0.7), ("strings|string", 0.6)),
+    "recorder": (("recorder", 0.85),),
+    "trombone": (("trombone", 0.85),),
+    "trumpet": (("trumpet|trumpets", 0.85),),
+    "vibraphone": (("vibraphone|vibes", 0.85),),
+    "violin": (("violin|violins", 0.85),),
+    "voice_oohs": (("voice|vocal", 0.7), ("humming", 0.2)),
+}
+#: Words for each synthesizer family (:func:`musicrep.data.synth.instrument_family`).
+FREE_TAG_FAMILY_WORDS: dict[str, tuple[tuple[str, float], ...]] = {
+    "bowed": (("strings", 0.4), ("bowed", 0.25)),
+    "plucked": (("plucked", 0.25),),
+    "keyboard": (("keyboard|keys", 0.25),),
+    "organ": (("keyboard", 0.15),),
+    "flute": (("woodwind|woodwinds", 0.3),),
+    "reed": (("woodwind|woodwinds", 0.3), ("reed", 0.1)),
+    "brass": (("brass", 0.45),),
+    "vocal": (("vocal|vocals", 0.3),),
+    "mallet": (("percussion", 0.3), ("mallets|mallet", 0.2)),
+}
+#: Words for each style.
+FREE_TAG_STYLE_WORDS: dict[str, tuple[tuple[str, float], ...]] = {
+    "bach": (("baroque", 0.7), ("chorale|chorales", 0.6), ("bach|J.S. Bach", 0.5), ("hymn", 0.2)),
+    "palestrina": (("renaissance", 0.7), ("palestrina", 0.4), ("polyphony", 0.3)),
+    "monteverdi": (("madrigal|madrigals", 0.6), ("renaissance", 0.5), ("monteverdi", 0.4)),
+    "trecento": (("medieval", 0.7), ("trecento", 0.3)),
+    "fiddle": (("fiddle", 0.6), ("folk", 0.5), ("irish|celtic", 0.4), ("traditional", 0.3)),
+    "folk": (("folk", 0.7), ("traditional", 0.4), ("folksong|folk song", 0.3), ("song", 0.3)),
+    "classical_quartet": (("classical", 0.7), ("chamber music|chamber", 0.4)),
+}
+#: Other words and their probabilities (generic words, tempo, mode, texture, facts of the score).
+FREE_TAG_PROBABILITIES: dict[str, float] = {
+    "music": 0.85,  # on most clips: removed by COALA's max_df = 0.7
+    "instrumental": 0.3,  # clips without voices
+    "early music": 0.35,  # palestrina, monteverdi, trecento
+    "sacred": 0.35,  # mass movements (Kyrie, Gloria, ...) and chorales
+    "dance": 0.5,  # a dance tune type in a fiddle tune's title (reel, jig, ...)
+    "composer": 0.4,  # the quartet's composer (haydn, mozart, beethoven)
+    "string quartet": 0.5,  # classical quartet played by strings only
+    "tempo": 0.55,  # slow / fast (medium: "moderate" at a third of this)
+    "upbeat": 0.3,  # fast clips
+    "tempo word": 0.5,  # the score's Italian tempo word
+    "minor": 0.35,
+    "major": 0.2,
+    "solo": 0.6,
+    "ensemble": 0.3,
+    "melody": 0.3,  # monophonic clips
+    "polyphonic": 0.2,  # polyphonic clips: "polyphonic" or "harmony"
+    "time signature": 0.08,  # "3/4": not alphabetic, dropped by the tag processing
+    "capitalise": 0.15,  # a word written with a capital letter
+}
+#: Tune types recognised in fiddle-tune titles.
+DANCE_WORDS: tuple[str, ...] = (
+    "reel", "jig", "hornpipe", "clog", "polka", "waltz", "march", "strathspey", "slide",
+)  # fmt: skip
+#: Words of mass-movement titles (Palestrina, Trecento) that make a clip "sacred".
+SACRED_TITLE_WORDS: tuple[str, ...] = (
+    "kyrie", "gloria", "credo", "sanctus", "benedictus", "agnus", "hosanna", "pleni", "crucifixus",
+    "spiritum", "patrem", "resurrexit", "domine", "christe", "alleluia", "ave", "magnificat",
+)  # fmt: skip
+#: Tempo words of the scores that users might repeat as tags.
+TEMPO_WORDS: tuple[str, ...] = (
+    "adagio", "andante", "andantino", "allegro", "allegretto", "presto", "vivace", "largo",
+    "moderato", "lento",
+)  # fmt: skip
+#: Seed stream of the free tags (independent of the plans and the audio).
+FREE_TAG_STREAM = 0xF7EE
 
 
 # --------------------------------------------------------------------------------- pieces
@@ -1350,6 +1448,97 @@ def tags(labels: dict[str, Any]) -> list[str]:
     return out
 
 
+def free_tags(
+    piece: Piece, plan: ClipPlan, labels: dict[str, Any], rng: np.random.Generator
+) -> list[str]:
+    """Free-form tags a user might write for a clip (the ``freetags.csv`` task).
+
+    Only facts about the clip are used (its instruments and their families, the piece's style,
+    title, composer, tempo word and mode, the rendered tempo class, solo/ensemble, texture);
+    each candidate word is kept with its probability from :data:`FREE_TAG_INSTRUMENT_WORDS`,
+    :data:`FREE_TAG_FAMILY_WORDS`, :data:`FREE_TAG_STYLE_WORDS` and
+    :data:`FREE_TAG_PROBABILITIES`, and written in one of its spellings (``"violin|violins"``)
+    and sometimes capitalised. Every clip gets at least one tag (its first instrument's name).
+
+    Parameters
+    ----------
+    piece, plan : Piece, ClipPlan
+    labels : dict
+        The clip's :func:`clip_labels`.
+    rng : numpy.random.Generator
+        Draws the words (``default_rng((seed, FREE_TAG_STREAM, plan.index))`` in
+        :func:`build_corpus`).
+
+    Returns
+    -------
+    list of str
+        Unique tags in the order drawn.
+    """
+    from musicrep.data import synth
+
+    prob = FREE_TAG_PROBABILITIES
+    out: dict[str, None] = {}
+
+    def maybe(words: str, p: float) -> None:
+        if rng.random() < p:
+            options = words.split("|")
+            word = options[int(rng.integers(len(options)))]
+            if rng.random() < prob["capitalise"]:
+                word = word[:1].upper() + word[1:]
+            out.setdefault(word, None)
+
+    names = sorted(set(plan.instruments))
+    families = sorted({synth.instrument_family(n) for n in names})
+    for name in names:
+        for words, p in FREE_TAG_INSTRUMENT_WORDS.get(name, ((name.replace("_", " "), 0.85),)):
+            maybe(words, p)
+    for fam in families:
+        for words, p in FREE_TAG_FAMILY_WORDS.get(fam, ()):
+            maybe(words, p)
+    for words, p in FREE_TAG_STYLE_WORDS.get(piece.style, ()):
+        maybe(words, p)
+    title = set(re.findall(r"[a-z]+", piece.title.lower()))
+    if piece.style in ("palestrina", "monteverdi", "trecento"):
+        maybe("early music", prob["early music"])
+    if (piece.style in ("palestrina", "trecento") and title & set(SACRED_TITLE_WORDS)) or (
+        piece.style == "bach"
+    ):
+        maybe("sacred", prob["sacred"])
+    if piece.style == "fiddle":
+        for dance in DANCE_WORDS:
+            if dance in title:
+                maybe(f"{dance}|{dance}s", prob["dance"])
+    if piece.style == "classical_quartet":
+        maybe(piece.collection, prob["composer"])
+        if all(synth.instrument_family(n) == "bowed" for n in names):
+            maybe("string quartet", prob["string quartet"])
+    tempo = labels["tempo"]
+    if tempo == "slow":
+        maybe("slow", prob["tempo"])
+    elif tempo == "fast":
+        maybe("fast", prob["tempo"])
+        maybe("upbeat", prob["upbeat"])
+    else:
+        maybe("moderate", prob["tempo"] / 3)
+    words = set(re.findall(r"[a-z]+", (piece.tempo_text or "").lower())) & set(TEMPO_WORDS)
+    for word in sorted(words):
+        maybe(word, prob["tempo word"])
+    maybe(labels["mode"], prob[labels["mode"]])
+    maybe("solo" if plan.kind == "solo" else "ensemble", prob[plan.kind])
+    if labels["texture"] == "monophonic":
+        maybe("melody", prob["melody"])
+    else:
+        maybe("polyphonic|harmony", prob["polyphonic"])
+    if "vocal" not in families:
+        maybe("instrumental", prob["instrumental"])
+    maybe("music", prob["music"])
+    maybe(piece.time_signature, prob["time signature"])
+    if not out:
+        first = FREE_TAG_INSTRUMENT_WORDS.get(names[0], ((names[0].replace("_", " "), 1.0),))
+        out[first[0][0].split("|")[0]] = None
+    return list(out)
+
+
 def render_clip(
     piece: Piece,
     plan: ClipPlan,
@@ -1438,8 +1627,8 @@ class CorpusSummary:
     out_dir : Path
         The output folder.
     counts : dict
-        ``{task: {split: {class: clips}}}`` for the tasks ``style``, ``instrument`` and
-        ``tags``.
+        ``{task: {split: {class: clips}}}`` for the tasks ``style``, ``instrument``,
+        ``tags`` and ``freetags``.
     clips, seconds, sr : int, float, int
         Clips in the manifests, their length (s) and sample rate.
     rendered, reused : int
@@ -1473,11 +1662,17 @@ class CorpusSummary:
         """Rendered audio seconds per wall-clock second (x real time); 0 when nothing rendered."""
         return self.audio_seconds / self.elapsed if self.elapsed > 0 and self.rendered else 0.0
 
-    def table(self) -> str:
-        """Per-class clip counts per split for each task, as a text table."""
+    def table(self, max_classes: int = 30) -> str:
+        """Per-class clip counts per split for each task, as a text table (a task with more
+        than ``max_classes`` classes shows its ``max_classes`` most frequent ones)."""
         lines = []
         for task, per_split in self.counts.items():
             classes = sorted({c for counts in per_split.values() for c in counts})
+            more = 0
+            if len(classes) > max_classes:
+                total = {c: sum(counts.get(c, 0) for counts in per_split.values()) for c in classes}
+                top = sorted(classes, key=lambda c: (-total[c], c))[:max_classes]
+                more, classes = len(classes) - max_classes, sorted(top)
             width = max([len("class")] + [len(c) for c in classes])
             header = f"{'class':<{width}}  " + "  ".join(f"{s:>5}" for s in SPLITS) + "  total"
             lines += [f"{task}.csv", header, "-" * len(header)]
@@ -1486,6 +1681,8 @@ class CorpusSummary:
                 lines.append(
                     f"{c:<{width}}  " + "  ".join(f"{n:>5}" for n in row) + f"  {sum(row):>5}"
                 )
+            if more:
+                lines.append(f"... {more} less frequent classes")
             totals = [self.sizes.get(task, {}).get(s, 0) for s in SPLITS]
             lines.append(
                 f"{'(clips)':<{width}}  "
@@ -1528,6 +1725,7 @@ def build_corpus(
         out_dir/style.csv         single-label style task, every clip
         out_dir/instrument.csv    single-label instrument task, solo clips
         out_dir/tags.csv          multi-label facet:value tags, every clip
+        out_dir/freetags.csv      multi-label free-form tags (as users write them), every clip
         out_dir/clips.csv         every clip's metadata (piece, bpm, key, instruments, seed...)
         out_dir/metadata.json     build settings, versions, label definitions, clips
         out_dir/summary.txt       what the folder holds, with the count tables
@@ -1684,6 +1882,18 @@ def build_corpus(
     style_rows = [row(p, [p.style]) for p in done]
     instrument_rows = [row(p, [p.instruments[0]]) for p in done if p.kind == "solo"]
     tag_rows = [row(p, tags(labels_of[p.index])) for p in done]
+    free_rows = [
+        row(
+            p,
+            free_tags(
+                by_id[p.piece_id],
+                p,
+                labels_of[p.index],
+                np.random.default_rng((seed, FREE_TAG_STREAM, p.index)),
+            ),
+        )
+        for p in done
+    ]
     clip_rows = []
     for p in done:
         piece, lab = by_id[p.piece_id], labels_of[p.index]
@@ -1718,6 +1928,7 @@ def build_corpus(
         "style": Manifest.from_rows(style_rows, out),
         "instrument": Manifest.from_rows(instrument_rows, out),
         "tags": Manifest.from_rows(tag_rows, out),
+        "freetags": Manifest.from_rows(free_rows, out),
     }
     counts = {}
     for task, m in manifests.items():
@@ -1816,6 +2027,7 @@ def _summary_text(summary: CorpusSummary, config: dict) -> str:
         "  style.csv       single-label style (every clip)",
         "  instrument.csv  single-label instrument (solo clips only)",
         "  tags.csv        multi-label facet:value tags (every clip)",
+        "  freetags.csv    multi-label free-form tags as users write them (every clip)",
         "  clips.csv       every clip's metadata (piece, key, bpm, instruments, seed, ...)",
         "  metadata.json   settings, versions, label definitions, per-clip plans",
         "",

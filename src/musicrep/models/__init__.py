@@ -20,6 +20,7 @@ from __future__ import annotations
 # Importing the spec modules registers the models.
 from musicrep.models import (  # noqa: F401
     attention,
+    coala,
     crnn,
     fcn,
     hcnn,

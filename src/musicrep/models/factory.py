@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -72,6 +73,7 @@ def create_model(
     input_samples: int | None = None,
     dropout: float | None = None,
     head_hidden: int | str | None = _UNSET,
+    **options: Any,
 ) -> TaggingModel:
     """Build a registered model as a :class:`TaggingModel` returning logits.
 
@@ -94,6 +96,9 @@ def create_model(
         Head dropout (default: the model's, 0.5).
     head_hidden : int, "embed_dim" or None, optional
         Head hidden size (default: the model's).
+    **options
+        Options of models built by their own factory (``ModelSpec.factory``), e.g.
+        ``variant="e_c"`` for ``coala``; an error for the other models.
 
     Returns
     -------
@@ -112,6 +117,32 @@ def create_model(
     (512, 50)
     """
     spec = model_spec(name)
+    if spec.factory is not None:
+        given = {
+            "frontend": frontend,
+            "frontend_kwargs": frontend_kwargs,
+            "backend_kwargs": backend_kwargs,
+            "input_samples": input_samples,
+            "dropout": dropout,
+        }
+        kwargs = {k: v for k, v in given.items() if v is not None}
+        if head_hidden is not _UNSET:
+            kwargs["head_hidden"] = head_hidden
+        kwargs.update(options)
+        valid = [p for p in inspect.signature(spec.factory).parameters if p != "spec"]
+        unknown = sorted(k for k in kwargs if k not in valid)
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} for model {name!r}",
+                f"valid: {', '.join(valid)}",
+            )
+        return spec.factory(spec, num_outputs=num_outputs, **kwargs)
+    if options:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(sorted(options))} for model {name!r}",
+            "valid: num_outputs, frontend, frontend_kwargs, backend_kwargs, input_samples, "
+            "dropout, head_hidden",
+        )
     if not isinstance(num_outputs, int) or num_outputs < 1:
         raise ConfigError(f"num_outputs must be a positive integer; got {num_outputs!r}")
     fe_name, fe_kwargs, be_kwargs = _resolve(spec, frontend, frontend_kwargs, backend_kwargs)

@@ -8,7 +8,7 @@ command (training, evaluation, embedding, benchmarks) reads these through
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -55,6 +55,11 @@ class ModelSpec:
         there is no reference implementation.
     notes : str
         Choices where the paper is silent, differences from the reference.
+    factory : callable, optional
+        For models that are not front-end + back-end + :class:`~musicrep.nn.ClassifierHead`
+        (e.g. COALA's variants): ``factory(spec, num_outputs=..., **options)`` builds the
+        model; :func:`~musicrep.models.create_model` passes it the options it was given, and
+        the model's ``config`` must rebuild it through ``create_model(**config)``.
     """
 
     name: str
@@ -70,6 +75,7 @@ class ModelSpec:
     dropout: float = 0.5
     reference_params_m: float | None = None
     notes: str = ""
+    factory: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frontend_kwargs", _frozen(self.frontend_kwargs))

@@ -6,6 +6,7 @@ multi-label manifests and cross-entropy for single-label ones). A new objective 
 itself with ``@OBJECTIVES.register("name")`` and is imported below.
 """
 
+from musicrep.objectives import coala as _coala  # noqa: F401  (registers)
 from musicrep.objectives import supervised as _supervised  # noqa: F401  (registers)
 from musicrep.objectives.base import OBJECTIVES, TASKS, Objective, build_objective
 from musicrep.objectives.supervised import SupervisedMultiLabel, SupervisedSingleLabel

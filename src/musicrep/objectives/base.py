@@ -13,7 +13,14 @@ names them as parameters, the context the trainer knows:
 
 - ``task``: ``"multilabel"`` or ``"singlelabel"``;
 - ``num_outputs``: size of the label vocabulary;
-- ``embed_dim``: the encoder's embedding size (for objectives that add their own heads).
+- ``embed_dim``: the encoder's embedding size (for objectives that add their own heads);
+- ``model_config``: the model's ``config`` dict (for objectives whose modules mirror the model,
+  e.g. COALA's decoder and variant).
+
+Two optional hooks let an objective shape its data: :meth:`Objective.example_samples` (the
+length of the training/validation examples, when it is not the encoder's native chunk) and
+:meth:`Objective.prepare` (called once before training, e.g. to fit input statistics stored in
+the model).
 """
 
 from __future__ import annotations
@@ -65,6 +72,21 @@ class Objective(nn.Module):
         """Map logits ``(batch, classes)`` to probabilities (sigmoid by default)."""
         return torch.sigmoid(logits)
 
+    def example_samples(self, model: nn.Module) -> int | None:
+        """Samples per training/validation example, or None for the encoder's native chunk.
+
+        An objective that draws its own input from longer clips (COALA picks the loudest patch
+        of each 10-s clip) returns that length; the trainer then serves random crops of it for
+        training and one such clip per track (from its start) for validation.
+        """
+        return None
+
+    def prepare(self, model: nn.Module, batches, device=None) -> None:
+        """Called once before training starts (not when resuming) with an iterable of training
+        batches (dicts with ``"wave"``), e.g. to fit input statistics stored in the model.
+        The default does nothing."""
+        return None
+
 
 OBJECTIVES: Registry[Objective] = Registry("objective")
 
@@ -75,6 +97,7 @@ def build_objective(
     task: str | None = None,
     num_outputs: int | None = None,
     embed_dim: int | None = None,
+    model_config: dict[str, Any] | None = None,
 ) -> Objective:
     """Build a registered objective from a recipe section.
 
@@ -82,7 +105,7 @@ def build_objective(
     ----------
     spec : str or dict
         A registered name (``"supervised"``) or a dict ``{"name": ..., **kwargs}``.
-    task, num_outputs, embed_dim
+    task, num_outputs, embed_dim, model_config
         Context passed to the factory when its signature names them.
 
     Raises
@@ -100,7 +123,12 @@ def build_objective(
         )
     name = spec.pop("name")
     factory = OBJECTIVES.get(name)
-    context = {"task": task, "num_outputs": num_outputs, "embed_dim": embed_dim}
+    context = {
+        "task": task,
+        "num_outputs": num_outputs,
+        "embed_dim": embed_dim,
+        "model_config": model_config,
+    }
     params = inspect.signature(factory).parameters
     for key, value in context.items():
         if key not in spec and value is not None and key in params:

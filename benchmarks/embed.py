@@ -1,0 +1,304 @@
+"""Speed and memory of embedding extraction (``musicrep.embed.Embedder``).
+
+1. **Throughput**: seconds of audio embedded per wall-clock second by ``Embedder.files`` (decode
+   + resample + front-end + model + writing the ``.npz``), default non-overlapping windows,
+   batch 16, on ``--threads`` CPU threads, for every zoo model (untrained weights: the speed
+   does not depend on them) and the MFCC baseline, over ``--files`` WAV files (16 kHz mono,
+   noise + tones) of ``--seconds`` seconds in total. Each model is warmed up on one short file
+   first (lazy imports, allocator), then timed once.
+2. **Peak memory on a long file**: a ``--hour-seconds`` (one hour) 16 kHz WAV is embedded in a
+   fresh subprocess per case (model, batch size), which loads the model, warms it up on one
+   window, resets the kernel's peak-RSS counter (``/proc/self/clear_refs``, Linux) and reports
+   the peak RSS of the embedding (``VmHWM``; ``resource.getrusage`` ``ru_maxrss`` where the
+   reset is not allowed: after a fork it also counts the parent's RSS) beside the RSS before
+   it. ``stream`` is ``Embedder.file`` (blocks); ``whole`` decodes the whole file first
+   (``audio.load`` + ``Embedder.timestamps``), for comparison.
+
+Run from the repository root::
+
+    python benchmarks/embed.py                                   # everything (~10-20 min)
+    python benchmarks/embed.py --models musicnn mfcc --hour-cases mfcc:16 --no-write
+
+The tables are printed and, unless ``--no-write``, stored in the "Embedding" section of
+``benchmarks/README.md`` with the command, date, versions and CPU (other sections are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parent / "README.md"
+SECTION = "## Embedding"
+SR = 16000
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_wav(path: Path, seconds: float, seed: int) -> None:
+    """A 16 kHz mono PCM-16 WAV of noise + two tones, written in 60 s pieces."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    total = int(round(seconds * SR))
+    with sf.SoundFile(path, "w", samplerate=SR, channels=1, subtype="PCM_16") as f:
+        for a in range(0, total, 60 * SR):
+            n = min(60 * SR, total - a)
+            t = (a + np.arange(n)) / SR
+            x = 0.05 * rng.standard_normal(n) + 0.2 * np.sin(2 * np.pi * 220 * t)
+            x += 0.1 * np.sin(2 * np.pi * (330 + 50 * np.sin(t / 7)) * t)
+            f.write(x.astype(np.float32))
+
+
+def throughput(models: list[str], folder: Path, threads: int, batch: int) -> list[dict]:
+    import torch
+
+    from musicrep.embed import Embedder
+
+    torch.set_num_threads(threads)
+    warm = folder.parent / "warm.wav"
+    write_wav(warm, 2.0, seed=99)
+    rows = []
+    for name in models:
+        emb = Embedder(name, batch_size=batch)
+        emb.file(warm)
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            report = emb.files([folder], out, progress=False)
+            elapsed = time.perf_counter() - t0
+        if report.failed:
+            raise RuntimeError(f"{name}: {report.failed}")
+        rate = report.audio_seconds / elapsed
+        rows.append(
+            {
+                "model": name,
+                "window_s": emb.window_seconds,
+                "dim": emb.embed_dim,
+                "seconds": report.audio_seconds,
+                "elapsed": elapsed,
+                "rate": rate,
+            }
+        )
+        print(f"{name:18s} {rate:8.1f} audio s/s", file=sys.stderr)
+    return rows
+
+
+def _vm(field: str) -> float:
+    """A ``/proc/self/status`` memory field in MB (Linux), or NaN."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def rss_child(model: str, path: str, mode: str, threads: int, batch: int) -> None:
+    """Run in a subprocess: print JSON with the resident memory before and the peak during the
+    embedding of ``path``.
+
+    The peak counter is reset after the model is loaded and warmed up (``echo 5 >
+    /proc/self/clear_refs``, Linux), so ``VmHWM`` afterwards is the peak of the embedding
+    itself; where the reset is not allowed, ``ru_maxrss`` (the peak of the whole process).
+    """
+    import resource
+
+    import torch
+
+    from musicrep import audio
+    from musicrep.embed import Embedder
+
+    torch.set_num_threads(threads)
+    emb = Embedder(model, batch_size=batch)
+    emb.timestamps(np.zeros(emb.window_samples, np.float32), emb.sample_rate)
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        reset = True
+    except OSError:
+        reset = False
+    before = _vm("VmRSS")
+    t0 = time.perf_counter()
+    if mode == "stream":
+        frames, _ = emb.file(path)
+    else:
+        wave, sr = audio.load(path, sr=emb.sample_rate)
+        frames, _ = emb.timestamps(wave, sr)
+    elapsed = time.perf_counter() - t0
+    # after the reset, VmHWM is the peak of the embedding. ru_maxrss is not: Linux reports the
+    # max with the RSS this process inherited at fork (its parent's), which the reset leaves.
+    peak = _vm("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "before_mb": before,
+                "peak_mb": peak,
+                "reset": reset,
+                "elapsed": elapsed,
+                "frames": int(frames.shape[0]),
+            }
+        )
+    )
+
+
+def peak_rss(cases: list[str], path: Path, threads: int) -> list[dict]:
+    rows = []
+    for case in cases:
+        name, _, batch = case.partition(":")
+        batch = batch or "16"
+        for mode in ("stream", "whole"):
+            cmd = [
+                sys.executable,
+                __file__,
+                "--rss-child",
+                name,
+                str(path),
+                mode,
+                "--threads",
+                str(threads),
+                "--batch",
+                batch,
+            ]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            row |= {"model": name, "mode": mode, "batch": int(batch)}
+            rows.append(row)
+            print(
+                f"{name:8s} batch {batch:>3s} {mode:6s} before {row['before_mb']:.0f} MB, "
+                f"peak {row['peak_mb']:.0f} MB, {row['elapsed']:.0f} s",
+                file=sys.stderr,
+            )
+    return rows
+
+
+def render(args, tp: list[dict], mem: list[dict], hour_seconds: float) -> str:
+    import torch
+
+    import musicrep
+
+    load = f"{__import__('os').getloadavg()[0]:.1f}"
+    lines = [
+        SECTION,
+        "",
+        "Embedding extraction with `musicrep.embed.Embedder` (what `musicrep embed` runs). "
+        "Throughput: seconds of audio per wall-clock second of `Embedder.files` (decode + "
+        "resample + front-end + model + atomic `.npz` write), default non-overlapping windows of "
+        "each model's native length, untrained weights, one warm-up file, then one timed pass. "
+        "Memory: a fresh subprocess per case loads the model, warms it up on one window, resets "
+        "the kernel's peak-RSS counter (`/proc/self/clear_refs`), embeds one long file and "
+        "reports the peak RSS during the embedding (`VmHWM`) beside the RSS before it; `stream` = `Embedder.file` (blocks of 30 s), `whole` = `audio.load` of "
+        "the whole file + `Embedder.timestamps`. Files shorter than a whole number of windows "
+        "pay for a zero-padded last window, which penalises long-window models (fcn, crnn: 29 s).",
+        "",
+        f"- command: `python benchmarks/embed.py{' ' + shlex.join(sys.argv[1:]) if sys.argv[1:] else ''}`",
+        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- throughput: {args.files} WAV files, {args.seconds:g} s of 16 kHz mono audio in total; "
+        f"batch {args.batch}; {args.threads} threads",
+        f"- torch {torch.__version__}, musicrep {musicrep.__version__}, Python "
+        f"{platform.python_version()}; CPU: {cpu_model()}; 1-min load average {load} at the "
+        "end: the machine is shared with other jobs, so compare rows of one run",
+        "",
+        "| model | window (s) | dim | audio s / s |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in tp:
+        lines.append(f"| `{r['model']}` | {r['window_s']:.2f} | {r['dim']} | {r['rate']:,.1f} |")
+    if mem:
+        lines += [
+            "",
+            f"Peak resident memory embedding one {hour_seconds:g} s ({hour_seconds / 3600:.3g} h) 16 kHz WAV "
+            f"({hour_seconds * SR * 2 / 1e6:.0f} MB PCM-16 on disk; "
+            f"{hour_seconds * SR * 4 / 1e6:.0f} MB as float32):",
+            "",
+            "| model | batch | mode | RSS before (MB) | peak RSS during (MB) | windows | time (s) |",
+            "|---|---:|---|---:|---:|---:|---:|",
+        ]
+        for r in mem:
+            lines.append(
+                f"| `{r['model']}` | {r['batch']} | {r['mode']} | {r['before_mb']:.0f} | "
+                f"{r['peak_mb']:.0f} | {r['frames']} | {r['elapsed']:.0f} |"
+            )
+        if not all(r["reset"] for r in mem):
+            lines.append("\n(peak counter reset not allowed: peaks include model loading)")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(readme: Path, text: str) -> None:
+    body = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    if pattern.search(body):
+        body = pattern.sub(lambda _: text + "\n", body, count=1)
+    else:
+        body = body.rstrip("\n") + "\n\n" + text
+    readme.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", help="models to time (default: every zoo model + mfcc)")
+    p.add_argument("--seconds", type=float, default=120.0, help="audio for throughput (120)")
+    p.add_argument("--files", type=int, default=2, help="files the audio is split into (2)")
+    p.add_argument(
+        "--hour-cases",
+        nargs="*",
+        default=["fcn:16", "fcn:4", "mfcc:16"],
+        metavar="MODEL:BATCH",
+        help="peak-memory cases (fcn:16 fcn:4 mfcc:16); none to skip",
+    )
+    p.add_argument("--hour-seconds", type=float, default=3600.0, help="long file length (3600)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--readme", type=Path, default=README)
+    p.add_argument(
+        "--rss-child", nargs=3, metavar=("MODEL", "PATH", "MODE"), help=argparse.SUPPRESS
+    )
+    args = p.parse_args()
+    if args.rss_child:
+        rss_child(*args.rss_child, threads=args.threads, batch=args.batch)
+        return 0
+
+    from musicrep.models import list_models
+
+    models = args.models or [*list_models(), "mfcc"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "audio"
+        folder.mkdir()
+        for i in range(args.files):
+            write_wav(folder / f"clip{i}.wav", args.seconds / args.files, seed=i)
+        mem = []
+        if args.hour_cases:  # first, while this process is small
+            long = Path(tmp) / "long.wav"
+            write_wav(long, args.hour_seconds, seed=123)
+            mem = peak_rss(args.hour_cases, long, args.threads)
+            long.unlink()
+        tp = throughput(models, folder, args.threads, args.batch)
+    text = render(args, tp, mem, args.hour_seconds)
+    print(text)
+    if not args.no_write:
+        write_section(args.readme, text)
+        print(f"wrote the '{SECTION[3:]}' section of {args.readme}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

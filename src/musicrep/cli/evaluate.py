@@ -1,0 +1,228 @@
+"""``musicrep evaluate``: score frozen embeddings with a downstream probe (COALA or HEAR)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """\
+examples:
+  musicrep evaluate --embeddings emb/style.npz --manifest data/corpus/style.csv
+  musicrep evaluate --model mfcc --manifest data/corpus/style.csv --out results/mfcc.json
+  musicrep evaluate --model models/hcnn --manifest data/corpus/tags.csv --protocol hear
+  musicrep evaluate --embeddings emb/us8k.npz --manifest us8k.csv --repeats 10   (10 folds)
+  musicrep evaluate --embeddings emb/vox.npz --manifest veri_test2.txt          (EER, minDCF)
+
+inputs:
+  --embeddings  an .npz with 'paths' (N,) and 'embeddings' (N, D), as written by
+                `musicrep embed FILES... --model M --out DIR --combine FILE.npz`.
+                Rows are matched by absolute path, then by their path relative to the
+                manifest's folder, then by unique file name; unmatched rows are reported.
+  --model       a zoo/exported model (name, folder) or a baseline such as mfcc: the manifest's
+                files are embedded first and cached in --cache (reused on the next run).
+
+protocols:
+  coala  StandardScaler (training rows) + sklearn MLPClassifier(hidden_layer_sizes=(256,)) with
+         sklearn defaults; trains on split=train, tests on split=test (valid unused); repeated
+         --repeats times with seeds seed..seed+repeats-1; reports mean ± std (Favory et al. 2020).
+  hear   hear-eval-kit's probe: MLP (1-2 x 1024, BatchNorm, dropout 0.1, Adam), grid of
+         --grid-points points chosen on validation, early stopping on the valid split
+         (patience 20 checks, at most 500 epochs); no standardisation unless --standardize.
+
+tasks (auto-detected; --task overrides):
+  single-label (one label per row)   accuracy, macro F1
+  multi-label (tags)                 macro ROC-AUC, macro PR-AUC (single-class tags skipped)
+  verification                       EER, minDCF (p_target 0.01, C_miss = C_fa = 1), cosine
+                                     scores; from a trials file (CSV enroll,test,label or
+                                     VoxCeleb 'LABEL ENROLL TEST' .txt), or --task verification
+                                     pairs every two test rows (target = same label)
+A manifest whose rows all have a 'fold' is evaluated leave-one-fold-out (e.g. UrbanSound8K):
+results per fold and mean ± std over folds.
+
+--out writes JSON: the command's settings, package versions, the metrics with every per-repeat
+and per-fold value, the rows left out. Exit status 0 on success, 2 on a usage/data error.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score embeddings on a labelled manifest with a probe (COALA / HEAR protocol)",
+        description="Train a small probe on frozen embeddings and report test metrics "
+        "(mean ± std over repeated runs, or over folds).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--embeddings", metavar="NPZ", help="precomputed embeddings (.npz)")
+    src.add_argument(
+        "--model",
+        metavar="NAME|DIR",
+        help="embed the manifest's files with this model first (zoo name, exported folder, "
+        "run folder, or a baseline such as mfcc)",
+    )
+    p.add_argument(
+        "--manifest",
+        required=True,
+        metavar="CSV",
+        help="manifest CSV (path,labels,split[,fold]) or a trials file",
+    )
+    p.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", "singlelabel", "multilabel", "verification"],
+        help="task type (default: from the manifest)",
+    )
+    p.add_argument("--protocol", default="coala", choices=["coala", "hear"], help="probe protocol")
+    p.add_argument(
+        "--repeats", type=int, default=10, metavar="N", help="training runs per split (10)"
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (0)")
+    p.add_argument("--out", metavar="JSON", help="write the full results here (atomically)")
+    std = p.add_mutually_exclusive_group()
+    std.add_argument(
+        "--standardize",
+        dest="standardize",
+        action="store_true",
+        default=None,
+        help="scale with the training rows' mean/std (default for coala)",
+    )
+    std.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="feed raw embeddings (default for hear)",
+    )
+    p.add_argument(
+        "--folds",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="leave-one-fold-out: auto = when every row has a fold",
+    )
+    hear = p.add_argument_group("hear protocol")
+    hear.add_argument(
+        "--grid",
+        default="default",
+        choices=["default", "fast", "faster"],
+        help="hear-eval-kit grid preset",
+    )
+    hear.add_argument(
+        "--grid-points", type=int, default=8, metavar="N", help="grid points tried (8)"
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device (cpu, cuda, ...); default: the hear probe on cpu (small MLPs), "
+        "--model embedding on cuda when available",
+    )
+    ver = p.add_argument_group("verification")
+    ver.add_argument(
+        "--p-target", type=float, default=0.01, metavar="P", help="minDCF target prior (0.01)"
+    )
+    emb = p.add_argument_group("--model mode")
+    emb.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="embedding cache (default: .musicrep-cache/ next to --out, or in the current folder)",
+    )
+    emb.add_argument(
+        "--batch-size", type=int, default=16, metavar="N", help="embedding batch size (16)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _default_cache(out: str | None):
+    from pathlib import Path
+
+    return (Path(out).parent if out else Path(".")) / ".musicrep-cache"
+
+
+def _auto_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _embed(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
+    from musicrep.evaluate import embed_for_evaluation, manifest_files
+
+    files = manifest_files(args.manifest)
+    cache = Path(args.cache) if args.cache else _default_cache(args.out)
+    npz, report = embed_for_evaluation(
+        args.model,
+        files,
+        cache,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device or _auto_device(),
+        progress=not args.quiet,
+    )
+    if report is None:
+        print(f"musicrep: using cached embeddings {npz}", file=sys.stderr)
+    else:
+        failed = list(getattr(report, "failed", []) or [])
+        print(
+            f"musicrep: embedded {len(files)} file(s) with {args.model} -> {npz}", file=sys.stderr
+        )
+        if failed:
+            print(f"musicrep: {len(failed)} file(s) could not be embedded:", file=sys.stderr)
+            for path, reason in failed[:10]:
+                print(f"  {path}: {reason}", file=sys.stderr)
+            if len(failed) > 10:
+                print(f"  ... and {len(failed) - 10} more", file=sys.stderr)
+    return str(npz)
+
+
+def run(args: argparse.Namespace) -> int:
+    from musicrep.errors import ConfigError
+    from musicrep.evaluate import evaluate, format_table
+    from musicrep.utils import environment_info, write_json_atomic
+
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats must be >= 1; got {args.repeats}")
+    if args.grid_points < 1:
+        raise ConfigError(f"--grid-points must be >= 1; got {args.grid_points}")
+    embeddings = _embed(args) if args.model else args.embeddings
+    folds = {"auto": None, "yes": True, "no": False}[args.folds]
+    result = evaluate(
+        embeddings,
+        args.manifest,
+        task=args.task,
+        protocol=args.protocol,
+        repeats=args.repeats,
+        seed=args.seed,
+        progress=not args.quiet,
+        standardize=args.standardize,
+        folds=folds,
+        grid=args.grid,
+        grid_points=args.grid_points,
+        device=args.device or "cpu",
+        p_target=args.p_target,
+    )
+    print(format_table(result))
+    if args.out:
+        doc = {
+            "command": "musicrep evaluate",
+            "arguments": {
+                "embeddings": embeddings,
+                "model": args.model,
+                "manifest": args.manifest,
+                "task": args.task,
+                "protocol": args.protocol,
+                "repeats": args.repeats,
+                "seed": args.seed,
+                "standardize": args.standardize,
+                "folds": args.folds,
+                "grid": args.grid,
+                "grid_points": args.grid_points,
+                "p_target": args.p_target,
+            },
+            "environment": environment_info(),
+            "result": result.to_dict(),
+        }
+        write_json_atomic(args.out, doc)
+        print(f"musicrep: results written to {args.out}", file=sys.stderr)
+    return 0

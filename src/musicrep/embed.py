@@ -1,0 +1,1048 @@
+"""Embeddings of any length of audio, from any encoder, written to disk in bulk.
+
+An :class:`Embedder` runs an embedding model over a recording in windows of the model's native
+input length and returns one embedding per window (timestamp embeddings) or one per clip
+(scene embedding).
+
+    >>> from musicrep.embed import Embedder
+    >>> emb = Embedder("models/hcnn-corpus")                   # doctest: +SKIP
+    >>> frames, times = emb.file("concert.flac")  # (T, D) float32, (T,) s  # doctest: +SKIP
+    >>> clip = emb.scene(wave, sr)                # (D,)                   # doctest: +SKIP
+    >>> report = emb.files(["data/audio"], "emb/", recursive=True,        # doctest: +SKIP
+    ...                    combine="emb/all.npz")
+
+Models (:func:`resolve_model`)
+------------------------------
+* an exported model folder (``musicrep export``; ``config.json`` + ``model.safetensors``) or a
+  training run folder: its trained encoder;
+* a zoo name (``musicrep models``): the encoder of ``create_model(name)`` *untrained*, its
+  weights drawn with ``seed``: the random-network baseline;
+* ``"mfcc"``: the MFCC statistics baseline (:class:`MfccEmbedding`);
+* an ``nn.Module``: an :class:`EmbeddingModel`, a zoo ``TaggingModel`` (its encoder is used) or
+  any module with ``sample_rate``, ``input_samples`` and ``embed_dim`` mapping
+  ``(batch, input_samples)`` to ``(batch, embed_dim)``.
+
+Framing
+-------
+Audio is decoded as mono and resampled to the model's rate (soxr, as :mod:`musicrep.audio`).
+Window ``k`` covers samples ``[s_k, s_k + W)`` with ``W`` the model's input length and
+``s_k = floor(k * hop * sr + 0.5)``: the hop is kept as a float and every start is rounded on
+its own, so windows never drift, whatever the rate. The hop defaults to ``W`` (non-overlapping
+windows). Windows are added until one reaches the end of the audio; the samples of the last
+window past the end are zeros, and a recording shorter than one window gives one zero-padded
+window.
+
+Timestamps are in seconds, at the centre of the audio each window holds:
+``(s_k + min(W, n - s_k) / 2) / sr``. For full windows that is the window centre, so
+timestamps step by exactly the hop (up to one sample of rounding); for the zero-padded last
+window, and for the single window of a short recording, it is the centre of the real audio in
+it (so every timestamp lies inside the recording; a 1 s clip gets 0.5 s).
+
+The scene (clip-level) embedding is the mean of the non-overlapping window embeddings,
+including the zero-padded last one, except for models that define their own clip statistics:
+for ``"mfcc"`` it is :func:`musicrep.features.mfcc_stats` of the whole recording.
+
+Layers
+------
+``layer="backend.blocks.3"`` takes the output of that sub-module of the encoder instead of the
+final embedding (a forward hook; the rest of the network is not run). Tensors are mean-pooled
+over every axis except batch and channels: channels are axis 1 for convolutional outputs
+(``(batch, channels, freq, time)`` or ``(batch, channels, time)``) and the last axis for
+sequence modules (``nn.Linear``, ``nn.LayerNorm``, recurrent and attention layers, or a
+container whose last parametrised layer is one of these). :func:`layer_names` lists the names.
+
+Long files
+----------
+:meth:`Embedder.file` streams the file with :func:`musicrep.audio.blocks` and keeps only the
+samples that windows still need, so memory does not grow with the file's length (see
+``benchmarks/README.md``, "Embedding").
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from musicrep.errors import AudioError, ConfigError, MusicrepError
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "EmbedReport",
+    "Embedder",
+    "EmbeddingModel",
+    "EncoderEmbedding",
+    "MfccEmbedding",
+    "frame_starts",
+    "layer_names",
+    "resolve_model",
+]
+
+#: File extensions collected from folders given to :meth:`Embedder.files` (case-insensitive).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+#: Window length (seconds) of the MFCC baseline's timestamp embeddings.
+MFCC_WINDOW_SECONDS = 1.0
+
+
+# ============================================================================ embedding models
+
+
+class ClipAccumulator(Protocol):
+    """Clip-level statistics fed block by block (see :class:`MfccEmbedding`)."""
+
+    def update(self, block: np.ndarray) -> None: ...
+
+    def result(self) -> np.ndarray: ...
+
+
+class EmbeddingModel(nn.Module):
+    """What an :class:`Embedder` runs: ``(batch, window_samples)`` -> ``(batch, embed_dim)``.
+
+    Attributes
+    ----------
+    name : str
+        Identifies the model (and layer) in output files; outputs made by another model are not
+        reused when a run resumes.
+    sample_rate : int
+        Input rate in Hz.
+    window_samples : int
+        Native input length in samples (one window).
+    embed_dim : int
+        Embedding size.
+    """
+
+    name: str
+    sample_rate: int
+    window_samples: int
+    embed_dim: int
+
+    def clip_accumulator(self) -> ClipAccumulator | None:
+        """Clip statistics replacing the mean of window embeddings; None (the default): mean."""
+        return None
+
+
+_CHANNELS_LAST = (nn.Linear, nn.LayerNorm, nn.RNNBase, nn.MultiheadAttention, nn.Embedding)
+_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+# identities at inference: choosing one is choosing its input, so they are not offered
+_PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.Identity)
+
+
+class _StopForward(Exception):
+    """Raised by a layer hook once the wanted output is captured (skips the rest)."""
+
+
+def _channels_last(module: nn.Module) -> bool:
+    if isinstance(module, _CHANNELS_LAST):
+        return True
+    leaves = [
+        m for m in module.modules() if not list(m.children()) and any(True for _ in m.parameters())
+    ]
+    return bool(leaves) and isinstance(leaves[-1], _CHANNELS_LAST)
+
+
+def _pool(output: object, module: nn.Module) -> torch.Tensor:
+    """A hooked module's output -> ``(batch, channels)`` (mean over the other axes)."""
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        raise ConfigError(f"layer output is a {type(output).__name__}, not a tensor")
+    x = output
+    if isinstance(module, nn.RNNBase) and not module.batch_first and x.dim() == 3:
+        x = x.transpose(0, 1)
+    if x.dim() == 1:
+        return x[:, None]
+    if x.dim() == 2:
+        return x
+    if _channels_last(module):
+        return x.mean(dim=tuple(range(1, x.dim() - 1)))
+    return x.mean(dim=tuple(range(2, x.dim())))
+
+
+def _called_modules(encoder: nn.Module, window_samples: int) -> dict[str, tuple[int, ...]]:
+    """Names of the sub-modules a forward pass calls, with their pooled output shapes."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = []
+    for name, mod in encoder.named_modules():
+        if not name or isinstance(mod, _CONTAINERS + _PASS_THROUGH):
+            continue
+
+        def hook(m, _inp, out, name=name):
+            try:
+                shapes.setdefault(name, tuple(_pool(out, m).shape[1:]))
+            except ConfigError:
+                pass
+
+        handles.append(mod.register_forward_hook(hook))
+    device = next((p.device for p in encoder.parameters()), torch.device("cpu"))
+    try:
+        with torch.inference_mode():
+            encoder(torch.zeros(1, window_samples, device=device))
+    finally:
+        for h in handles:
+            h.remove()
+    order = [name for name, _ in encoder.named_modules()]
+    return {name: shapes[name] for name in order if name in shapes}
+
+
+def layer_names(model: str | Path | nn.Module, *, seed: int = 0) -> list[str]:
+    """Names accepted as ``layer`` for ``model`` (sub-modules run by a forward pass, in order).
+
+    Examples
+    --------
+    >>> layer_names("samplecnn")[:4]
+    ['frontend', 'backend', 'backend.blocks', 'backend.blocks.0']
+    """
+    emb = resolve_model(model, seed=seed)
+    if not isinstance(emb, EncoderEmbedding):
+        raise ConfigError(f"model {emb.name!r} has no layers to choose from")
+    return list(_called_modules(emb.encoder, emb.window_samples))
+
+
+class EncoderEmbedding(EmbeddingModel):
+    """An encoder (``(batch, samples) -> (batch, D)``) as an :class:`EmbeddingModel`.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        With ``sample_rate``, ``input_samples`` and ``embed_dim`` (a musicrep ``Encoder``).
+    name : str
+        Model identity written into output files.
+    layer : str, optional
+        Dotted name of a sub-module whose mean-pooled output is the embedding (see the module
+        docstring); ConfigError listing the valid names if unknown.
+    """
+
+    def __init__(self, encoder: nn.Module, name: str, layer: str | None = None):
+        super().__init__()
+        for attr in ("sample_rate", "input_samples", "embed_dim"):
+            if not hasattr(encoder, attr):
+                raise ConfigError(
+                    f"{type(encoder).__name__} has no {attr!r}",
+                    "an encoder needs sample_rate, input_samples and embed_dim attributes",
+                )
+        self.encoder = encoder.eval()
+        self.sample_rate = int(encoder.sample_rate)
+        self.window_samples = int(encoder.input_samples)
+        self.layer = layer
+        self.name = name if layer is None else f"{name}#layer={layer}"
+        self._captured: torch.Tensor | None = None
+        if layer is None:
+            self.embed_dim = int(encoder.embed_dim)
+            return
+        modules = dict(encoder.named_modules())
+        called = _called_modules(encoder, self.window_samples)
+        if layer not in called:
+            if layer not in modules:
+                why = "is not a sub-module of"
+            elif isinstance(modules[layer], _PASS_THROUGH):
+                why = "is a dropout/identity layer (its output is its input) of"
+            else:
+                why = "is never called by"
+            raise ConfigError(
+                f"layer {layer!r} {why} {name}",
+                "valid layers (output size after pooling): "
+                + ", ".join(f"{n} ({s[0]})" for n, s in called.items()),
+            )
+        self.embed_dim = int(called[layer][0])
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """``(batch, window_samples)`` -> ``(batch, embed_dim)``."""
+        if self.layer is None:
+            return self.encoder(windows)
+
+        def capture(m, _inp, out):
+            self._captured = _pool(out, m)
+            raise _StopForward
+
+        # the hook lives only during this call, so the user's module is left as it was
+        handle = self.encoder.get_submodule(self.layer).register_forward_hook(capture)
+        self._captured = None
+        try:
+            self.encoder(windows)
+        except _StopForward:
+            pass
+        finally:
+            handle.remove()
+        out, self._captured = self._captured, None
+        if out is None:  # pragma: no cover - checked at construction
+            raise ConfigError(f"layer {self.layer!r} produced no output")
+        return out
+
+
+class MfccEmbedding(EmbeddingModel):
+    """The MFCC statistics baseline (:func:`musicrep.features.mfcc_stats`) as a model.
+
+    Each window's embedding is ``mfcc_stats`` of that window (computed with librosa on the CPU,
+    whatever the device). The clip-level embedding is ``mfcc_stats`` of the whole recording
+    (streamed with :class:`musicrep.features.MfccStatsStream` for files), not a mean of window
+    statistics: a mean of per-window standard deviations is not the clip's deviation.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Analysis rate in Hz (22050: librosa's default; COALA's script used 22000).
+    window_seconds : float
+        Window of the timestamp embeddings (1 s, as OpenL3's frames; ~43 MFCC frames).
+    spread : {"std", "var"}
+        Spread statistic (see :mod:`musicrep.features`).
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 22050,
+        window_seconds: float = MFCC_WINDOW_SECONDS,
+        spread: str = "std",
+    ):
+        from musicrep.features import MFCC_BASELINE, _check
+
+        super().__init__()
+        _check(sample_rate, MFCC_BASELINE["n_mfcc"], MFCC_BASELINE["delta_width"], spread)
+        if not window_seconds > 0:
+            raise ConfigError(f"window_seconds must be > 0; got {window_seconds!r}")
+        self.sample_rate = int(sample_rate)
+        self.window_samples = max(1, int(round(window_seconds * sample_rate)))
+        self.embed_dim = 6 * int(MFCC_BASELINE["n_mfcc"])
+        self.spread = spread
+        options = []
+        if self.sample_rate != 22050:
+            options.append(f"sr={self.sample_rate}")
+        if spread != "std":
+            options.append(f"spread={spread}")
+        if window_seconds != MFCC_WINDOW_SECONDS:
+            options.append(f"window={window_seconds:g}s")
+        self.name = "mfcc" + (f"({','.join(options)})" if options else "")
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """``(batch, window_samples)`` -> ``(batch, 120)``."""
+        from musicrep.features import mfcc_stats
+
+        x = windows.detach().to("cpu", torch.float32).numpy()
+        stats = mfcc_stats(x, self.sample_rate, spread=self.spread)
+        return torch.from_numpy(stats).to(windows.device)
+
+    def clip_accumulator(self) -> ClipAccumulator:
+        from musicrep.features import MfccStatsStream
+
+        return MfccStatsStream(self.sample_rate, spread=self.spread)
+
+
+def _untrained(name: str, seed: int, input_samples: int | None) -> nn.Module:
+    from musicrep.models import create_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_model(name, input_samples=input_samples)
+    return model.encoder
+
+
+def _with_input_samples(model: nn.Module, input_samples: int | None, where: str) -> nn.Module:
+    """Rebuild a zoo model for another input length, keeping its weights."""
+    config = getattr(model, "config", None)
+    if input_samples is None or input_samples == model.encoder.input_samples:
+        return model
+    from musicrep.models import create_model
+
+    new = create_model(**{**config, "input_samples": int(input_samples)})
+    try:
+        new.load_state_dict(model.state_dict())
+    except RuntimeError as exc:
+        raise ConfigError(
+            f"{where} cannot take {input_samples}-sample windows (its weights depend on the "
+            f"input length): {str(exc).splitlines()[0]}",
+            "use the model's native window",
+        ) from None
+    return new
+
+
+def resolve_model(
+    spec: str | Path | nn.Module,
+    *,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    input_samples: int | None = None,
+) -> EmbeddingModel:
+    """Turn a model description into an :class:`EmbeddingModel` (eval mode, on ``device``).
+
+    Parameters
+    ----------
+    spec : str, Path or nn.Module
+        Exported model folder or training run folder (its trained encoder); zoo name (the
+        *untrained* encoder, initialised with ``seed``: a random-network baseline); ``"mfcc"``;
+        or a module (see the module docstring).
+    seed : int
+        Seed of the untrained zoo encoders (same seed, same weights).
+    device : str or torch.device
+    input_samples : int, optional
+        Window length in samples instead of the model's native one (zoo models rebuilt for it;
+        for ``"mfcc"`` the window). Trained weights are kept; ConfigError if they do not fit.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name (valid names listed), a folder that is not a model, a module that is not
+        an encoder.
+    """
+    if isinstance(spec, EmbeddingModel):
+        return spec.to(device).eval()
+    if isinstance(spec, nn.Module):
+        enc = getattr(spec, "encoder", spec)
+        if input_samples is not None and input_samples != getattr(enc, "input_samples", None):
+            if not isinstance(getattr(spec, "config", None), dict):
+                raise ConfigError(
+                    f"cannot change the window of a {type(spec).__name__} module",
+                    "build the module for that input length, or pass a zoo model",
+                )
+            enc = _with_input_samples(spec, input_samples, type(spec).__name__).encoder
+        return EncoderEmbedding(enc, f"module:{type(enc).__name__}").to(device).eval()
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ConfigError(f"model must be a name, a folder or an nn.Module; got {spec!r}")
+    text = str(spec)
+    path = Path(text)
+    if text.lower() == "mfcc":
+        window = MFCC_WINDOW_SECONDS if input_samples is None else input_samples / 22050
+        return MfccEmbedding(window_seconds=window).to(device).eval()
+    if path.is_dir() and ((path / "config.json").is_file() or (path / "checkpoints").is_dir()):
+        where = str(path.resolve())
+        # a training run also has a config.json (the run's), but no model.safetensors
+        if (path / "model.safetensors").is_file() or not (path / "checkpoints").is_dir():
+            from musicrep.io import load
+
+            model, _ = load(path, device="cpu")
+        else:
+            from musicrep.train import load_checkpoint_model
+
+            model, _ = load_checkpoint_model(path, map_location="cpu")
+        model = _with_input_samples(model, input_samples, where)
+        return EncoderEmbedding(model.encoder, where).to(device).eval()
+    from musicrep.models import list_models
+
+    zoo = list_models()
+    if text in zoo:
+        enc = _untrained(text, seed, input_samples)
+        return EncoderEmbedding(enc, f"untrained:{text}:seed={seed}").to(device).eval()
+    if path.exists():
+        from musicrep.io import load
+
+        load(path)  # raises a ConfigError saying what the folder lacks
+    raise ConfigError(
+        f"unknown model {text!r}: not a model folder, not a zoo name, not 'mfcc'",
+        "pass an exported model folder (musicrep export), a training run folder, 'mfcc', or a "
+        f"zoo name for an untrained encoder: {', '.join(zoo)}",
+    )
+
+
+# ============================================================================ framing
+
+
+def _start(k: int, hop: float) -> int:
+    return int(math.floor(k * hop + 0.5))
+
+
+def _hop_samples(hop: float | None, window: int, sr: int) -> float:
+    if hop is None:
+        return float(window)
+    ok = isinstance(hop, (int, float, np.integer, np.floating)) and math.isfinite(hop)
+    if not ok or hop <= 0:
+        raise ConfigError(f"hop must be a positive number of seconds; got {hop!r}")
+    samples = float(hop) * sr
+    if samples < 1:
+        raise ConfigError(
+            f"hop {hop:g} s is shorter than one sample at {sr} Hz",
+            f"use a hop of at least {1 / sr:.2e} s",
+        )
+    return samples
+
+
+def frame_starts(n: int, window: int, hop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Window starts and valid lengths for ``n`` samples (the framing :class:`Embedder` uses).
+
+    Parameters
+    ----------
+    n : int
+        Number of samples (>= 1).
+    window : int
+        Window length in samples.
+    hop : float
+        Hop in samples (may be fractional; each start is rounded on its own).
+
+    Returns
+    -------
+    starts : np.ndarray, int64
+        ``(T,)`` first sample of each window: ``floor(k * hop + 0.5)``.
+    valid : np.ndarray, int64
+        ``(T,)`` samples of real audio in each window (``window`` except at the end).
+    """
+    starts = [0]
+    while starts[-1] + window < n:
+        s = _start(len(starts), hop)
+        if s >= n:
+            break
+        starts.append(s)
+    s = np.asarray(starts, dtype=np.int64)
+    return s, np.minimum(window, n - s)
+
+
+class _Framer:
+    """Cuts consecutive blocks into the windows of :func:`frame_starts`, keeping only the
+    samples that the next windows still need."""
+
+    def __init__(self, window: int, hop: float):
+        self.window = window
+        self.hop = hop
+        self.buf = np.zeros(0, dtype=np.float32)
+        self.buf_start = 0  # absolute index of buf[0]
+        self.total = 0
+        self.k = 0
+
+    def push(self, block: np.ndarray) -> Iterator[tuple[np.ndarray, int, int]]:
+        """Yield ``(window, start, valid)`` for every window that fits in what has arrived."""
+        self.buf = np.concatenate([self.buf, np.asarray(block, dtype=np.float32)])
+        self.total += len(block)
+        end = self.buf_start + len(self.buf)
+        while True:
+            s = _start(self.k, self.hop)
+            if s + self.window > end:
+                break
+            a = s - self.buf_start
+            yield self.buf[a : a + self.window], s, self.window
+            self.k += 1
+        drop = min(_start(self.k, self.hop) - self.buf_start, len(self.buf))
+        self.buf = self.buf[drop:]
+        self.buf_start += drop
+
+    def finish(self) -> Iterator[tuple[np.ndarray, int, int]]:
+        """Yield the zero-padded windows that reach the end of the audio."""
+        n = self.total
+        while True:
+            k = self.k
+            s = _start(k, self.hop)
+            if k > 0 and (_start(k - 1, self.hop) + self.window >= n or s >= n):
+                return
+            a = s - self.buf_start
+            seg = self.buf[a : a + (n - s)]
+            window = np.zeros(self.window, dtype=np.float32)
+            window[: len(seg)] = seg
+            yield window, s, n - s
+            self.k += 1
+
+
+# ============================================================================ the embedder
+
+
+@dataclass
+class EmbedReport:
+    """What :meth:`Embedder.files` did.
+
+    Attributes
+    ----------
+    written : list of Path
+        Output files written by this run.
+    skipped : list of Path
+        Outputs that already existed and were kept (``overwrite=False``).
+    failed : list of (Path, str)
+        Inputs that could not be embedded, with the reason.
+    combined_path : Path or None
+        The ``combine`` file, if one was written.
+    outputs : list of (Path, Path)
+        ``(input, output)`` of every input that has an output now (written or skipped), in
+        input order.
+    audio_seconds : float
+        Seconds of audio embedded by this run.
+    elapsed : float
+        Wall-clock seconds.
+    """
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    combined_path: Path | None = None
+    outputs: list[tuple[Path, Path]] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no input failed."""
+        return not self.failed
+
+
+class _Lane:
+    """Windows of one hop through the model, batch by batch (part of an Embedder pass)."""
+
+    def __init__(self, embedder: Embedder, hop: float):
+        self.embedder = embedder
+        self.framer = _Framer(embedder.window_samples, hop)
+        self.batch = np.empty((embedder.batch_size, embedder.window_samples), dtype=np.float32)
+        self.fill = 0
+        self.outs: list[np.ndarray] = []
+        self.starts: list[int] = []
+        self.valid: list[int] = []
+
+    def _add(self, windows: Iterator[tuple[np.ndarray, int, int]]) -> None:
+        for win, s, v in windows:
+            self.batch[self.fill] = win
+            self.fill += 1
+            self.starts.append(s)
+            self.valid.append(v)
+            if self.fill == len(self.batch):
+                self._flush()
+
+    def _flush(self) -> None:
+        if self.fill:
+            self.outs.append(self.embedder._run_windows(self.batch[: self.fill]))
+            self.fill = 0
+
+    def push(self, block: np.ndarray) -> None:
+        self._add(self.framer.push(block))
+
+    def finish(self) -> None:
+        self._add(self.framer.finish())
+        self._flush()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(embeddings (T, D) float32, centre times (T,) float64 seconds)``."""
+        emb = np.concatenate(self.outs).astype(np.float32, copy=False)
+        centre = np.asarray(self.starts, np.float64) + np.asarray(self.valid, np.float64) / 2
+        return emb, centre / float(self.embedder.sample_rate)
+
+
+class Embedder:
+    """Scene and timestamp embeddings of any length of audio with one model.
+
+    Parameters
+    ----------
+    model : str, Path or nn.Module
+        See :func:`resolve_model` (exported folder, run folder, zoo name, ``"mfcc"``, module).
+    device : str or torch.device
+    batch_size : int
+        Windows per forward pass.
+    layer : str, optional
+        Sub-module whose mean-pooled output is the embedding (see :func:`layer_names`).
+    seed : int
+        Seed of untrained zoo encoders.
+    block_seconds : float
+        Length of the blocks long files are read in (memory ~ block + one window).
+
+    Attributes
+    ----------
+    name : str
+        Model identity (written into output files).
+    sample_rate : int
+        Rate the model runs at; input audio is resampled to it.
+    embed_dim : int
+    window_samples : int
+        The model's native window; ``window_seconds`` the same in seconds.
+    model : EmbeddingModel
+    """
+
+    def __init__(
+        self,
+        model: str | Path | nn.Module,
+        *,
+        device: str | torch.device = "cpu",
+        batch_size: int = 16,
+        layer: str | None = None,
+        seed: int = 0,
+        block_seconds: float = 30.0,
+    ):
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer; got {batch_size!r}")
+        if not block_seconds > 0:
+            raise ConfigError(f"block_seconds must be > 0; got {block_seconds!r}")
+        self.device = torch.device(device)
+        emb = resolve_model(model, seed=seed, device=self.device)
+        if layer is not None:
+            if not isinstance(emb, EncoderEmbedding):
+                raise ConfigError(f"--layer needs a neural encoder; {emb.name!r} has no layers")
+            base = emb.name.split("#layer=")[0]
+            emb = EncoderEmbedding(emb.encoder, base, layer=layer).to(self.device).eval()
+        self.model = emb
+        self.batch_size = int(batch_size)
+        self.block_seconds = float(block_seconds)
+        self.name: str = emb.name
+        self.sample_rate: int = int(emb.sample_rate)
+        self.embed_dim: int = int(emb.embed_dim)
+        self.window_samples: int = int(emb.window_samples)
+
+    @property
+    def window_seconds(self) -> float:
+        return self.window_samples / self.sample_rate
+
+    def __repr__(self) -> str:
+        return (
+            f"Embedder({self.name!r}, sample_rate={self.sample_rate}, "
+            f"window={self.window_seconds:g} s, embed_dim={self.embed_dim})"
+        )
+
+    # ----------------------------------------------------------------------- core
+    def _run_windows(self, windows: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(windows).to(self.device)
+        out = self.model(x)
+        if out.dim() != 2 or out.shape[1] != self.embed_dim:
+            raise ConfigError(
+                f"model {self.name!r} returned shape {tuple(out.shape)} for "
+                f"{tuple(x.shape)}; expected (batch, {self.embed_dim})"
+            )
+        return out.detach().float().cpu().numpy()
+
+    def _embed_stream(
+        self, blocks: Iterable[np.ndarray], hop: float | None, *, frames: bool, scene: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+        """Embed consecutive blocks in one pass.
+
+        Returns ``(embeddings (T, D), times (T,), scene (D,) or None, samples)``; ``frames``
+        and ``scene`` say what is wanted. The scene always comes from non-overlapping windows
+        (or the model's clip statistics): with a ``hop``, a second lane of windows runs.
+        """
+        hop_s = _hop_samples(hop, self.window_samples, self.sample_rate)
+        acc = self.model.clip_accumulator() if scene else None
+        ts_lane = _Lane(self, hop_s) if frames else None
+        if scene and acc is None and (ts_lane is None or hop is not None):
+            scene_lane = _Lane(self, float(self.window_samples))
+        else:
+            scene_lane = ts_lane if scene and acc is None else None
+        lanes = [lane for lane in {id(x): x for x in (ts_lane, scene_lane) if x}.values()]
+        n = 0
+        with torch.inference_mode():
+            for block in blocks:
+                if not len(block):
+                    continue
+                n += len(block)
+                if acc is not None:
+                    acc.update(block)
+                for lane in lanes:
+                    lane.push(block)
+            if n == 0:
+                raise ConfigError("cannot embed an empty signal (0 samples)")
+            for lane in lanes:
+                lane.finish()
+        emb = times = None
+        if ts_lane is not None:
+            emb, times = ts_lane.result()
+        clip = None
+        if acc is not None:
+            clip = np.asarray(acc.result(), dtype=np.float32)
+        elif scene_lane is not None:
+            clip = scene_lane.result()[0].mean(axis=0)
+        return emb, times, clip, n
+
+    def _prepare(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        import soxr
+
+        from musicrep.audio import RESAMPLE_QUALITY
+
+        x = np.asarray(audio, dtype=np.float32)
+        if x.ndim == 2:
+            x = x.mean(axis=0)
+        if x.ndim != 1:
+            raise ConfigError(
+                f"audio must be (samples,) or (channels, samples); got shape {x.shape}"
+            )
+        if x.size == 0:
+            raise ConfigError("cannot embed an empty signal (0 samples)")
+        if not np.isfinite(x).all():
+            raise ConfigError("audio contains NaN or Inf samples")
+        if int(sr) != sr or sr <= 0:
+            raise ConfigError(f"sample rate must be a positive whole number of Hz; got {sr!r}")
+        if int(sr) != self.sample_rate:
+            x = soxr.resample(x, int(sr), self.sample_rate, quality=RESAMPLE_QUALITY)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    # ----------------------------------------------------------------------- arrays
+    def _split(self, x: np.ndarray) -> Iterator[np.ndarray]:
+        """``x`` as views of ``block_seconds`` (the same path as files, no large copies)."""
+        step = max(1, int(round(max(self.block_seconds, self.window_seconds) * self.sample_rate)))
+        return (x[a : a + step] for a in range(0, len(x), step))
+
+    def timestamps(
+        self, audio: np.ndarray, sr: int, hop: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One embedding per window.
+
+        Parameters
+        ----------
+        audio : np.ndarray
+            ``(samples,)`` or ``(channels, samples)`` (mixed down by the mean).
+        sr : int
+            Rate of ``audio`` in Hz; resampled to :attr:`sample_rate` if different.
+        hop : float, optional
+            Hop between windows in seconds (default: one window, no overlap).
+
+        Returns
+        -------
+        embeddings : np.ndarray, float32
+            ``(T, embed_dim)``.
+        timestamps : np.ndarray, float64
+            ``(T,)`` seconds: the centre of the audio each window holds (module docstring).
+        """
+        x = self._prepare(audio, sr)
+        emb, times, _, _ = self._embed_stream(self._split(x), hop, frames=True, scene=False)
+        return emb, times
+
+    def scene(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        """One ``(embed_dim,)`` float32 embedding for the whole clip.
+
+        The mean of the non-overlapping window embeddings (for ``"mfcc"``: the MFCC statistics
+        of the whole clip). ``audio`` and ``sr`` as in :meth:`timestamps`.
+        """
+        x = self._prepare(audio, sr)
+        _, _, clip, _ = self._embed_stream(self._split(x), None, frames=False, scene=True)
+        return clip
+
+    # ----------------------------------------------------------------------- files
+    def _blocks(self, path: str | os.PathLike) -> Iterator[np.ndarray]:
+        from musicrep.audio import blocks
+
+        seconds = max(self.block_seconds, self.window_seconds)
+        return blocks(path, sr=self.sample_rate, block_seconds=seconds, mono=True)
+
+    def file(
+        self, path: str | os.PathLike, hop: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Timestamp embeddings of an audio file, read in blocks (bounded memory).
+
+        Returns ``(embeddings (T, D) float32, timestamps (T,) float64 seconds)``, as
+        :meth:`timestamps` of the decoded file. Raises AudioError for unreadable files.
+        """
+        emb, times, _, _ = self._embed_stream(self._blocks(path), hop, frames=True, scene=False)
+        return emb, times
+
+    def file_embedding(
+        self, path: str | os.PathLike, hop: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Timestamp and scene embeddings of a file in one pass.
+
+        Returns
+        -------
+        embeddings : (T, D) float32
+        timestamps : (T,) float64 seconds
+        scene : (D,) float32
+            As :meth:`scene` of the decoded file, whatever the ``hop`` (with a hop, the
+            non-overlapping windows of the scene run in the same pass).
+        duration : float
+            Seconds of audio (at the model's rate).
+        """
+        emb, times, clip, n = self._embed_stream(self._blocks(path), hop, frames=True, scene=True)
+        return emb, times, clip, n / self.sample_rate
+
+    def files(
+        self,
+        inputs: str | os.PathLike | Sequence[str | os.PathLike],
+        out_dir: str | os.PathLike,
+        *,
+        hop: float | None = None,
+        recursive: bool = False,
+        overwrite: bool = False,
+        combine: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> EmbedReport:
+        """Embed many files: one ``.npz`` each in ``out_dir``, optionally one combined file.
+
+        Parameters
+        ----------
+        inputs : path or list of paths
+            Audio files (any extension libsndfile reads) and folders (files with an extension
+            in :data:`AUDIO_EXTENSIONS`; sub-folders too with ``recursive``).
+        out_dir : path
+            Output folder. A file ``song.wav`` becomes ``song.npz``; files found in a folder
+            keep their path relative to it (``dir/a/b.wav`` -> ``out_dir/a/b.npz``). Inputs that
+            would share an output name keep their extension (``b.wav.npz``, ``b.flac.npz``);
+            if that still collides (same name in two folders), the CRC-32 of the absolute
+            input path is appended (``b-1a2b3c4d.npz``).
+        hop : float, optional
+            Hop in seconds of the timestamp embeddings (default: one window).
+        recursive : bool
+            Descend into sub-folders of folder inputs.
+        overwrite : bool
+            Recompute outputs that exist; by default they are kept (so a stopped run resumes).
+        combine : path, optional
+            Also write one ``.npz`` with ``paths (N,)`` (absolute input paths) and
+            ``embeddings (N, D)`` (scene embeddings), from every input with an output
+            (including kept ones), in input order; plus ``model``.
+        progress : bool
+            Show a progress bar (files, audio seconds per second) on stderr.
+
+        Returns
+        -------
+        EmbedReport
+
+        Notes
+        -----
+        Each output holds ``embedding (T, D)`` float32, ``timestamps (T,)`` float64 seconds,
+        ``scene (D,)`` float32, ``path`` (absolute input path), ``model`` (model identity) and
+        ``duration`` (seconds). Every file is written atomically. Unreadable inputs are recorded
+        in ``report.failed`` and the rest go on. A kept output made by another model counts as
+        failed (its reason says so), since mixing models would corrupt ``combine``.
+        """
+        from musicrep.utils import progress as progress_bar
+
+        start_time = time.perf_counter()
+        out_root = Path(out_dir)
+        if out_root.exists() and not out_root.is_dir():
+            raise ConfigError(f"--out {out_root} exists and is not a folder")
+        report = EmbedReport()
+        jobs, missing = _collect(inputs, recursive)
+        report.failed.extend(missing)
+        if not jobs and not missing:
+            raise ConfigError(
+                "no audio files found in the inputs",
+                f"folders are searched for {', '.join(AUDIO_EXTENSIONS)}"
+                + ("" if recursive else "; add --recursive to search sub-folders"),
+            )
+        plan = _plan_outputs(jobs, out_root)
+        combined: list[tuple[Path, np.ndarray]] = []
+        bar = progress_bar(
+            total=len(plan), desc="embed", unit="file", disable=None if progress else True
+        )
+        try:
+            for src, dst in plan:
+                try:
+                    if dst.exists() and not overwrite:
+                        clip = self._existing_scene(dst)
+                        report.skipped.append(dst)
+                    else:
+                        emb, times, clip, seconds = self.file_embedding(src, hop)
+                        try:
+                            _write_npz(
+                                dst,
+                                embedding=emb,
+                                timestamps=times,
+                                scene=clip,
+                                path=np.array(str(src)),
+                                model=np.array(self.name),
+                                duration=np.array(seconds),
+                            )
+                        except OSError as exc:
+                            raise MusicrepError(f"could not write {dst}: {exc}") from None
+                        report.written.append(dst)
+                        report.audio_seconds += seconds
+                    report.outputs.append((src, dst))
+                    combined.append((src, clip))
+                except MusicrepError as exc:
+                    reason = exc.reason if isinstance(exc, AudioError) else exc.message
+                    report.failed.append((src, reason))
+                except OSError as exc:
+                    report.failed.append((src, f"could not be read: {exc}"))
+                bar.update(1)
+                elapsed = time.perf_counter() - start_time
+                bar.set_postfix_str(f"{report.audio_seconds / max(elapsed, 1e-9):.1f} audio s/s")
+        finally:
+            bar.close()
+        if combine is not None:
+            target = Path(combine)
+            paths = np.array([str(p) for p, _ in combined], dtype=str)
+            matrix = (
+                np.stack([c for _, c in combined]).astype(np.float32)
+                if combined
+                else np.zeros((0, self.embed_dim), np.float32)
+            )
+            _write_npz(target, paths=paths, embeddings=matrix, model=np.array(self.name))
+            report.combined_path = target
+        report.elapsed = time.perf_counter() - start_time
+        return report
+
+    def _existing_scene(self, dst: Path) -> np.ndarray:
+        """The scene embedding of an output kept from an earlier run (checked)."""
+        try:
+            with np.load(dst, allow_pickle=False) as data:
+                model = str(data["model"])
+                clip = np.asarray(data["scene"] if "scene" in data else data["embedding"].mean(0))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"existing output {dst} is unreadable ({exc}); use --overwrite to recompute it"
+            ) from None
+        if model != self.name:
+            raise ConfigError(
+                f"existing output {dst} was made by model {model!r}, not {self.name!r}; "
+                "use --overwrite to recompute it, or another --out folder"
+            )
+        return clip.astype(np.float32)
+
+
+# ============================================================================ file helpers
+
+
+def _write_npz(target: Path, /, **arrays: np.ndarray) -> None:
+    """``np.savez`` to ``target`` atomically (through a file handle: no suffix is added)."""
+    from musicrep.utils import atomic_path
+
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _is_audio(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".")
+
+
+def _collect(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike], recursive: bool
+) -> tuple[list[tuple[Path, Path | None]], list[tuple[Path, str]]]:
+    """``[(absolute file, folder it was found in or None)]`` and missing inputs."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    jobs: list[tuple[Path, Path | None]] = []
+    missing: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            root = p.resolve()
+            found = root.rglob("*") if recursive else root.iterdir()
+            for f in sorted(f for f in found if _is_audio(f)):
+                if f not in seen:
+                    seen.add(f)
+                    jobs.append((f, root))
+        elif p.exists():
+            f = p.resolve()
+            if f not in seen:
+                seen.add(f)
+                jobs.append((f, None))
+        else:
+            missing.append((p, "file not found"))
+    return jobs, missing
+
+
+def _plan_outputs(jobs: list[tuple[Path, Path | None]], out_root: Path) -> list[tuple[Path, Path]]:
+    """Output path of each input: mirrored sub-folders, ``<stem>.npz``; on a collision
+    ``<name with extension>.npz``, then ``<stem>-<crc32 of the path>.npz``."""
+    rels = [src.relative_to(root) if root is not None else Path(src.name) for src, root in jobs]
+    names = [rel.with_suffix(".npz") for rel in rels]
+    for fallback in ("extension", "hash"):
+        counts: dict[Path, int] = {}
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+        for i, name in enumerate(names):
+            if counts[name] > 1:
+                rel, src = rels[i], jobs[i][0]
+                if fallback == "extension":
+                    names[i] = rel.with_name(rel.name + ".npz")
+                else:
+                    names[i] = rel.with_name(f"{rel.stem}-{zlib.crc32(str(src).encode()):08x}.npz")
+    return [(src, out_root / name) for (src, _), name in zip(jobs, names)]
+
+
+def _summary(report: EmbedReport, stream=None) -> None:
+    """Print a human summary of ``report`` (used by the CLI)."""
+    stream = stream or sys.stdout
+    rate = report.audio_seconds / report.elapsed if report.elapsed > 0 else 0.0
+    print(
+        f"written {len(report.written)}, skipped {len(report.skipped)} (existing; --overwrite "
+        f"recomputes them), failed {len(report.failed)}; {report.audio_seconds:.1f} s of audio "
+        f"in {report.elapsed:.1f} s ({rate:.1f} audio s/s)",
+        file=stream,
+    )
+    if report.combined_path is not None:
+        print(f"combined: {report.combined_path} ({len(report.outputs)} files)", file=stream)
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}", file=stream)
