@@ -13,6 +13,8 @@
    reset is not allowed: after a fork it also counts the parent's RSS) beside the RSS before
    it. ``stream`` is ``Embedder.file`` (blocks); ``whole`` decodes the whole file first
    (``audio.load`` + ``Embedder.timestamps``), for comparison.
+3. **HEAR**: ``musicrep.hear.get_timestamp_embeddings`` at ``--hear-cases`` hops (the cost of
+   HEAR's recommended 50 ms hop) and ``get_scene_embeddings``, 2 sounds of 10 s.
 
 Run from the repository root::
 
@@ -190,7 +192,41 @@ def peak_rss(cases: list[str], path: Path, threads: int) -> list[dict]:
     return rows
 
 
-def render(args, tp: list[dict], mem: list[dict], hour_seconds: float) -> str:
+def hear_rates(cases: list[str], threads: int, seconds: float = 10.0) -> list[dict]:
+    """Audio seconds per second of ``musicrep.hear.get_timestamp_embeddings`` (2 sounds)."""
+    import torch
+
+    from musicrep import hear
+
+    torch.set_num_threads(threads)
+    rows = []
+    for case in cases:
+        name, _, hop = case.partition(":")
+        model = hear.load_model(name, hop_ms=float(hop or hear.DEFAULT_HOP_MS))
+        gen = torch.Generator().manual_seed(0)
+        warm = torch.rand(1, model.sample_rate, generator=gen) * 2 - 1
+        hear.get_timestamp_embeddings(warm, model)
+        audio = torch.rand(2, int(seconds * model.sample_rate), generator=gen) * 2 - 1
+        t0 = time.perf_counter()
+        emb, _ = hear.get_timestamp_embeddings(audio, model)
+        rate = 2 * seconds / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        hear.get_scene_embeddings(audio, model)
+        scene = 2 * seconds / (time.perf_counter() - t0)
+        row = {
+            "model": name,
+            "hop_ms": model.hop_ms,
+            "window_s": model.window_samples / model.sample_rate,
+            "frames": emb.shape[1],
+            "rate": rate,
+            "scene_rate": scene,
+        }
+        rows.append(row)
+        print(f"hear {name} {model.hop_ms:g} ms: {rate:.2f} audio s/s", file=sys.stderr)
+    return rows
+
+
+def render(args, tp: list[dict], mem: list[dict], hr: list[dict], hour_seconds: float) -> str:
     import torch
 
     import musicrep
@@ -237,8 +273,29 @@ def render(args, tp: list[dict], mem: list[dict], hour_seconds: float) -> str:
                 f"| `{r['model']}` | {r['batch']} | {r['mode']} | {r['before_mb']:.0f} | "
                 f"{r['peak_mb']:.0f} | {r['frames']} | {r['elapsed']:.0f} |"
             )
+        lines += [
+            "",
+            "Streaming keeps the audio out of memory; what remains is the model's activations "
+            "for one batch of windows (batch x window: 16 x 29 s for `fcn`). Lower "
+            "`--batch-size` for long-window models.",
+        ]
         if not all(r["reset"] for r in mem):
             lines.append("\n(peak counter reset not allowed: peaks include model loading)")
+    if hr:
+        lines += [
+            "",
+            "HEAR API (`musicrep.hear`): `get_timestamp_embeddings` on 2 sounds of 10 s of noise "
+            "(windows centred every `hop_ms`, so each second of audio runs window / hop seconds "
+            "of network input) and `get_scene_embeddings` (non-overlapping windows) on the same:",
+            "",
+            "| model | window (s) | hop (ms) | timestamps | timestamp audio s / s | scene audio s / s |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in hr:
+            lines.append(
+                f"| `{r['model']}` | {r['window_s']:.2f} | {r['hop_ms']:g} | {r['frames']} | "
+                f"{r['rate']:,.2f} | {r['scene_rate']:,.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -265,6 +322,13 @@ def main() -> int:
         help="peak-memory cases (fcn:16 fcn:4 mfcc:16); none to skip",
     )
     p.add_argument("--hour-seconds", type=float, default=3600.0, help="long file length (3600)")
+    p.add_argument(
+        "--hear-cases",
+        nargs="*",
+        default=["samplecnn:50", "samplecnn:500", "mfcc:50"],
+        metavar="MODEL:HOP_MS",
+        help="HEAR timestamp-embedding cases (samplecnn:50 samplecnn:500 mfcc:50)",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--no-write", action="store_true", help="print only")
@@ -292,7 +356,8 @@ def main() -> int:
             mem = peak_rss(args.hour_cases, long, args.threads)
             long.unlink()
         tp = throughput(models, folder, args.threads, args.batch)
-    text = render(args, tp, mem, args.hour_seconds)
+        hr = hear_rates(args.hear_cases, args.threads) if args.hear_cases else []
+    text = render(args, tp, mem, hr, args.hour_seconds)
     print(text)
     if not args.no_write:
         write_section(args.readme, text)

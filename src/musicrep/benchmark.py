@@ -1293,7 +1293,8 @@ def _plot_task(document: Mapping[str, Any], task: Mapping[str, Any], path: Path)
     x = np.arange(len(labels))
     colors = [f"C{i % 10}" for i in range(len(labels))]
     bars = ax.bar(x, means, yerr=stds, capsize=4, color=colors, edgecolor="black", linewidth=0.5)
-    top = max([m + s for m, s, f in zip(means, stds, failed) if not f] + [1e-9])
+    tops = [m + s for m, s, f in zip(means, stds, failed) if not f]
+    top = max(tops) if tops and max(tops) > 0 else (1.0 if prim in _FRACTION_METRICS else 100.0)
     for b, m, s, f in zip(bars, means, stds, failed):
         text = "failed" if f else f"{m:.1f}" if prim not in _FRACTION_METRICS else f"{m:.3f}"
         ax.text(
@@ -1326,8 +1327,9 @@ def _plot_task(document: Mapping[str, Any], task: Mapping[str, Any], path: Path)
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
     ax.set_ylabel(_metric_unit(prim))
-    if prim not in _FRACTION_METRICS and prim not in LOWER_IS_BETTER:
-        ax.set_ylim(0, min(100.0, top * 1.15) if top > 0 else 100.0)
+    chance_top = 0.0 if chance is None else chance
+    limit = 1.15 * max(top, chance_top)
+    ax.set_ylim(0, limit if prim in _FRACTION_METRICS else min(100.0, limit))
     ax.set_title(
         f"{task['name']}: {METRIC_LABELS[prim]} "
         f"({'lower' if prim in LOWER_IS_BETTER else 'higher'} is better)",
@@ -1474,7 +1476,7 @@ def render_report(document: Mapping[str, Any], out: str | os.PathLike) -> dict[s
         "StandardScaler + sklearn MLPClassifier(256) with sklearn defaults, trained on the train "
         "split, tested on the test split (COALA)"
         if s["protocol"] == "coala"
-        else "hear-eval-kit's MLP probe, grid search on the validation split"
+        else f"hear-eval-kit's MLP probe, '{s['grid']}' grid searched on the validation split"
     )
     r.add_paragraph(
         f"Headline metric of each task (percent), mean ± std over {s['repeats']} probe "

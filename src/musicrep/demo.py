@@ -12,7 +12,10 @@
    a majority-class baseline (style: predict the most frequent training class; tags: score every
    tag by its training frequency, which gives a ROC-AUC of 0.5 and a PR-AUC equal to the
    prevalence);
-4. writes ``OUT/results.md`` and ``OUT/results.json``.
+4. runs a small ``musicrep benchmark`` of the trained encoder against the ``mfcc`` baseline and
+   an untrained network of the same architecture (frozen embeddings + the COALA probe, 3
+   repeats, on the ``style`` and ``tags`` tasks) into ``OUT/benchmark/report.{md,html}``;
+5. writes ``OUT/results.md`` and ``OUT/results.json``.
 
 Every step resumes: an existing corpus clip or finished run is reused, so running the demo again
 only prints the table.
@@ -68,6 +71,8 @@ class DemoResult:
     rows: list[tuple[str, str, float, float]] = field(default_factory=list)
     runs: dict[str, str] = field(default_factory=dict)
     elapsed: float = 0.0
+    benchmark: str | None = None
+    benchmark_table: str | None = None
 
     def table(self, model: str) -> str:
         head = f"| task | metric | {model} | majority baseline |\n|---|---|---:|---:|\n"
@@ -138,6 +143,8 @@ def run_demo(
     batch_size: int = 16,
     valid_chunks: int = 4,
     test_chunks: int = 8,
+    benchmark: bool = True,
+    benchmark_repeats: int = 3,
     tasks: tuple[str, ...] = DEMO_TASKS,
 ) -> DemoResult:
     """Run the demo into ``out`` (see the module docstring); returns the table rows."""
@@ -148,7 +155,7 @@ def run_demo(
     out = Path(out)
     corpus_dir = out / "corpus"
     tasks = tuple(tasks)
-    print(f"[1/3] built-in corpus dataset: {clips} clips x {seconds:g} s -> {corpus_dir}")
+    print(f"[1/4] built-in corpus dataset: {clips} clips x {seconds:g} s -> {corpus_dir}")
     summary = build_corpus(corpus_dir, clips=clips, seconds=seconds, seed=seed)
     print(
         f"      {summary.rendered} rendered, {summary.reused} reused "
@@ -158,7 +165,7 @@ def run_demo(
     result = DemoResult()
     run_dir = out / "runs" / f"{model}-tags"
     results_file = run_dir / "results.json"
-    print(f"[2/3] train {model} on the 'tags' task -> {run_dir}")
+    print(f"[2/4] train {model} on the 'tags' task -> {run_dir}")
     if results_file.is_file():
         print("      finished run found: reusing it")
     else:
@@ -181,7 +188,12 @@ def run_demo(
     print(f"      done ({time.perf_counter() - t0:.0f} s so far)")
     result.runs["tags"] = str(run_dir)
 
-    print(f"[3/3] evaluate on the test split of {', '.join(tasks)}")
+    print(f"[3/4] evaluate on the test split of {', '.join(tasks)}")
+    if not results_file.is_file():
+        raise ConfigError(
+            f"{run_dir} has no test results (the corpus has no 'test' clips)",
+            "use more clips (--clips 100 or more) so every split gets pieces",
+        )
     scores = {"tags": json.loads(results_file.read_text(encoding="utf-8"))["metrics"]}
     if "style" in tasks:
         scores["style"] = _facet_scores(run_dir, corpus_dir / "style.csv", "style", test_chunks)
@@ -189,14 +201,48 @@ def run_demo(
         base = majority_baseline(corpus_dir / f"{task}.csv", task)
         for metric in base:
             result.rows.append((task, metric, float(scores[task][metric]), float(base[metric])))
+    print()
+    print(result.table(model))
+
+    if benchmark:
+        from musicrep.benchmark import run_benchmark
+
+        print(
+            f"[4/4] benchmark: {model} (trained) vs untrained {model} vs mfcc -> {out / 'benchmark'}"
+        )
+        bench = run_benchmark(
+            [f"corpus-{t}" for t in tasks],
+            [f"{model}-trained={run_dir}", f"{model}-untrained={model}", "mfcc"],
+            out / "benchmark",
+            repeats=benchmark_repeats,
+            seed=seed,
+            corpus_dir=corpus_dir,
+            clips=clips,
+            seconds=seconds,
+            title=f"musicrep demo: {model} on the built-in corpus dataset",
+            command="musicrep demo",
+            progress=False,
+        )
+        from musicrep.benchmark import format_results
+
+        result.benchmark = str(bench.paths["md"])
+        result.benchmark_table = format_results(bench.document)
+        print(result.benchmark_table)
+        print(f"      done ({time.perf_counter() - t0:.0f} s so far)")
 
     result.elapsed = time.perf_counter() - t0
     table = result.table(model)
     text = (
         f"# musicrep demo\n\n{model} trained on the built-in corpus dataset ({clips} clips x "
         f"{seconds:g} s), track-level scores on the test split:\n\n{table}\n"
-        f"Run folders: {', '.join(result.runs.values())}\n\nTotal time: {result.elapsed:.0f} s\n"
+        f"Run folders: {', '.join(result.runs.values())}\n\n"
     )
+    if result.benchmark_table:
+        text += (
+            "Frozen embeddings + probe (mean ± std over repeats; full report: "
+            f"{result.benchmark}):\n\n```\n{result.benchmark_table}\n```\n\n"
+        )
+    text += f"Total time: {result.elapsed:.0f} s\n"
     write_text_atomic(out / "results.md", text)
     write_json_atomic(
         out / "results.json",
@@ -206,10 +252,11 @@ def run_demo(
                 {"task": t, "metric": m, "model": s, "baseline": b} for t, m, s, b in result.rows
             ],
             "runs": result.runs,
+            "benchmark_report": result.benchmark,
             "elapsed_s": result.elapsed,
         },
     )
     print()
-    print(table)
+    print(text)
     print(f"results: {out / 'results.md'}; total {result.elapsed:.0f} s")
     return result

@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="musicnn", help="zoo model (default musicnn)")
     p.add_argument("--epochs", type=int, default=12, help="max epochs per task (default 12)")
     p.add_argument("--seed", type=int, default=0, help="seed for data, splits and training")
+    p.add_argument(
+        "--no-benchmark",
+        action="store_true",
+        help="skip the final benchmark (trained vs untrained network vs mfcc embeddings)",
+    )
     p.set_defaults(func=run)
 
 
@@ -41,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         epochs=args.epochs,
         seed=args.seed,
+        benchmark=not args.no_benchmark,
     )
     return 0
