@@ -135,10 +135,10 @@ def _facet_scores(run_dir: Path, manifest_path: Path, facet: str, chunks: int) -
 def run_demo(
     out: str | Path = "demo",
     *,
-    clips: int = 240,
-    seconds: float = 6.0,
+    clips: int = 160,
+    seconds: float = 5.0,
     model: str = "musicnn",
-    epochs: int = 12,
+    epochs: int = 10,
     seed: int = 0,
     batch_size: int = 16,
     valid_chunks: int = 4,

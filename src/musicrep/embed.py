@@ -617,6 +617,10 @@ class _Lane:
         return emb, centre / float(self.embedder.sample_rate)
 
 
+#: Most audio (seconds) in one forward batch; bounds peak memory for long-window models.
+MAX_BATCH_SECONDS = 120.0
+
+
 class Embedder:
     """Scene and timestamp embeddings of any length of audio with one model.
 
@@ -626,7 +630,10 @@ class Embedder:
         See :func:`resolve_model` (exported folder, run folder, zoo name, ``"mfcc"``, module).
     device : str or torch.device
     batch_size : int
-        Windows per forward pass.
+        Windows per forward pass, capped so that one batch holds at most ``MAX_BATCH_SECONDS``
+        (120 s) of audio: peak memory is dominated by the model's activations for one batch
+        (16 x 29 s with ``fcn`` peaked at 2.0 GB; the cap gives 4 x 29 s, under 1 GB for a
+        one-hour file; see the benchmarks).
     layer : str, optional
         Sub-module whose mean-pooled output is the embedding (see :func:`layer_names`).
     seed : int
@@ -668,7 +675,8 @@ class Embedder:
             base = emb.name.split("#layer=")[0]
             emb = EncoderEmbedding(emb.encoder, base, layer=layer).to(self.device).eval()
         self.model = emb
-        self.batch_size = int(batch_size)
+        window_seconds = emb.window_samples / emb.sample_rate
+        self.batch_size = max(1, min(int(batch_size), int(MAX_BATCH_SECONDS // window_seconds)))
         self.block_seconds = float(block_seconds)
         self.name: str = emb.name
         self.sample_rate: int = int(emb.sample_rate)

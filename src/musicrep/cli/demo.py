@@ -23,10 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", default="demo", help="output folder (default ./demo)")
-    p.add_argument("--clips", type=int, default=240, help="corpus clips (default 240)")
-    p.add_argument("--seconds", type=float, default=6.0, help="clip length (default 6)")
+    p.add_argument("--clips", type=int, default=160, help="corpus clips (default 160)")
+    p.add_argument("--seconds", type=float, default=5.0, help="clip length (default 5)")
     p.add_argument("--model", default="musicnn", help="zoo model (default musicnn)")
-    p.add_argument("--epochs", type=int, default=12, help="max epochs per task (default 12)")
+    p.add_argument("--epochs", type=int, default=10, help="max training epochs (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed for data, splits and training")
     p.add_argument(
         "--no-benchmark",

@@ -59,7 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="hop between windows in seconds (default: one window, no overlap)",
     )
     p.add_argument(
-        "--batch-size", type=int, default=16, metavar="N", help="windows per forward pass (16)"
+        "--batch-size",
+        type=int,
+        default=16,
+        metavar="N",
+        help="windows per forward pass (16); memory grows with N x window: use ~4 for the "
+        "29 s models (fcn, crnn)",
     )
     p.add_argument("--recursive", action="store_true", help="also search sub-folders of folders")
     p.add_argument("--overwrite", action="store_true", help="recompute existing outputs")
