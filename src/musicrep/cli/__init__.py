@@ -41,6 +41,12 @@ examples:
                                    train a zoo model (checkpoints, logs, test scores)
   musicrep export runs/m models/m  config.json + model.safetensors
   musicrep predict song.wav --model models/m --top 5
+  musicrep embed music/ --model models/m --out emb/ --combine emb/all.npz
+  musicrep evaluate --embeddings emb/all.npz --manifest data/corpus/style.csv
+  musicrep benchmark --tasks corpus-style,corpus-tags --models mfcc,musicnn,runs/m --out reports/b
+  musicrep analyze cca --model mfcc --manifest data/corpus/tags.csv --out reports/cca
+  musicrep data prepare esc50 --root ~/data/ESC-50-master   (also gtzan, us8k, nsynth, mtat, ...)
+  musicrep demo                    the whole pipeline on the built-in data (about 6 minutes)
   musicrep <command> --help        options and examples of one command
 """
 
