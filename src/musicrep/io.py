@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,8 @@ def export_run(
     out_dir : path
         Destination folder.
     checkpoint : {"best", "last"}
-        Which checkpoint of the run.
+        Which checkpoint of the run. ``"best"`` falls back to ``last.ckpt`` (with a warning) when
+        the run never validated (e.g. stopped by ``max_steps`` before its first validation).
     """
     from musicrep.train import load_checkpoint_model
 
@@ -132,6 +134,12 @@ def export_run(
     target = run
     if run.is_dir():
         target = run / "checkpoints" / f"{checkpoint}.ckpt"
+        last = run / "checkpoints" / "last.ckpt"
+        if checkpoint == "best" and not target.is_file() and last.is_file():
+            warnings.warn(
+                f"{target} does not exist (no validation ran): exporting {last}", stacklevel=2
+            )
+            target = last
         if not target.is_file():
             raise ConfigError(
                 f"{target} does not exist",

@@ -1085,7 +1085,14 @@ def train(
     callbacks: list[Callback] = [*extra_callbacks, checkpoint, last_checkpoint, _CropEpoch()]
     if tcfg.early_stopping_patience > 0:
         callbacks.append(
-            EarlyStopping(monitor="val/loss", mode="min", patience=tcfg.early_stopping_patience)
+            # strict=False: a run stopped by max_steps before its first validation has no
+            # val/loss yet, which must not crash it
+            EarlyStopping(
+                monitor="val/loss",
+                mode="min",
+                patience=tcfg.early_stopping_patience,
+                strict=False,
+            )
         )
     if tcfg.schedule == "won2020":
         callbacks.append(Won2020Schedule(won2020_milestones(tcfg.max_epochs), checkpoint))
