@@ -31,7 +31,6 @@ import argparse
 import datetime as dt
 import json
 import platform
-import re
 import shlex
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _readme import update_section
 
 README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Embedding"
@@ -299,16 +300,6 @@ def render(args, tp: list[dict], mem: list[dict], hr: list[dict], hour_seconds: 
     return "\n".join(lines) + "\n"
 
 
-def write_section(readme: Path, text: str) -> None:
-    body = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(body):
-        body = pattern.sub(lambda _: text + "\n", body, count=1)
-    else:
-        body = body.rstrip("\n") + "\n\n" + text
-    readme.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", help="models to time (default: every zoo model + mfcc)")
@@ -360,7 +351,7 @@ def main() -> int:
     text = render(args, tp, mem, hr, args.hour_seconds)
     print(text)
     if not args.no_write:
-        write_section(args.readme, text)
+        update_section(args.readme, SECTION, text)
         print(f"wrote the '{SECTION[3:]}' section of {args.readme}", file=sys.stderr)
     return 0
 

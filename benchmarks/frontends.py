@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
-import re
 import shlex
 import statistics
 import sys
@@ -36,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from _readme import update_section
 
 README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Front-ends"
@@ -268,20 +269,6 @@ def _n_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def update_readme(path: Path, section: str) -> None:
-    """Replace (or append) the "Front-ends" section of ``path``, keeping the other sections."""
-    from musicrep.utils import write_text_atomic
-
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    text = text.rstrip("\n") + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text += "\n" + section
-    write_text_atomic(path, text.rstrip("\n") + "\n")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=8, help="clips per batch (default 8)")
@@ -312,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in failures:
         print(f"FAILED {f}", file=sys.stderr)
     if not args.no_write:
-        update_readme(args.readme, section_text(args, table, failures, command))
+        update_section(args.readme, SECTION, section_text(args, table, failures, command))
         print(f"wrote the '{SECTION[3:]}' section of {args.readme}", file=sys.stderr)
     return 1 if failures else 0
 

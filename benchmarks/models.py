@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
-import re
 import shlex
 import statistics
 import sys
@@ -42,6 +41,8 @@ from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+from _readme import update_section
 
 README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Models"
@@ -222,20 +223,6 @@ def section_text(args: argparse.Namespace, table: str, peak: float, command: str
     )
 
 
-def update_readme(path: Path, section: str) -> None:
-    """Replace (or append) the "Models" section of ``path``, keeping the other sections."""
-    from musicrep.utils import write_text_atomic
-
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    text = text.rstrip("\n") + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text += "\n" + section
-    write_text_atomic(path, text.rstrip("\n") + "\n")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from musicrep.models import list_models
 
@@ -263,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(cases, args.batch, peak)
     print(table)
     if not args.no_write:
-        update_readme(args.readme, section_text(args, table, peak, command))
+        update_section(args.readme, SECTION, section_text(args, table, peak, command))
         print(f"wrote the '{SECTION[3:]}' section of {args.readme}", file=sys.stderr)
     return 1 if any(c.error for c in cases) else 0
 

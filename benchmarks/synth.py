@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import os
 
+from _readme import update_section
+
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
 import platform  # noqa: E402
-import re  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -184,20 +185,6 @@ def _version(module: str) -> str:
         return "?"
 
 
-def update_readme(path: Path, section: str) -> None:
-    """Replace (or append) the "Synthesizer" section of ``path``, keeping the other sections."""
-    from musicrep.utils import write_text_atomic
-
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    text = text.rstrip("\n") + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text += "\n" + section
-    write_text_atomic(path, text.rstrip("\n") + "\n")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=30.0, help="length of each texture (s)")
@@ -216,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     section = section_text(args, rows, command.strip())
     print(section)
     if not args.no_write:
-        update_readme(args.readme, section)
+        update_section(args.readme, SECTION, section)
         print(f"wrote the '{SECTION[3:]}' section of {args.readme}", file=sys.stderr)
     return 0
 
