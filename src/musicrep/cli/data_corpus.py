@@ -10,7 +10,8 @@ Render the built-in corpus dataset: real compositions from the music21 corpus (B
 Palestrina, Monteverdi, Trecento, fiddle tunes, Essen folk songs, Haydn/Mozart/Beethoven
 quartets), synthesized to mono WAV clips, with train/valid/test manifests for three tasks:
 style.csv (style), instrument.csv (solo clips) and tags.csv (style, instrument, mode, tempo,
-meter and texture tags). Nothing is downloaded. Splits are by piece; the same --seed gives the
+meter and texture tags), plus freetags.csv (free-form, user-style tags for COALA). Nothing is
+downloaded. Splits are by piece; the same --seed gives the
 same dataset, and re-running a command reuses the clips it already rendered.
 
 examples:

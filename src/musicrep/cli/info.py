@@ -26,11 +26,20 @@ def run(args: argparse.Namespace) -> int:
 
         print_model_table()
         return 0
+    import musicrep.models  # noqa: F401  (registers model-specific front-ends, e.g. coala_logmel)
+    from musicrep.errors import MusicrepError
     from musicrep.frontends import create_frontend, list_frontends
 
     print(f"{'front-end':<18} {'sr':>6}  {'kind':<5} output shape for {args.seconds:g} s")
     for name in list_frontends():
         fe = create_frontend(name)
         n = int(round(args.seconds * fe.sample_rate))
-        print(f"{name:<18} {fe.sample_rate:>6}  {fe.kind:<5} {fe.output_shape(n)}")
+        try:
+            shape = fe.output_shape(n)
+            shape_text = (
+                str(shape) if all(shape) else f"{shape}: input shorter than one frame/patch"
+            )
+        except MusicrepError as exc:
+            shape_text = f"input too short ({exc.message})"
+        print(f"{name:<18} {fe.sample_rate:>6}  {fe.kind:<5} {shape_text}")
     return 0
