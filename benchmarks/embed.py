@@ -40,21 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _readme import update_section
+from _common import cpu_model, update_section
 
 README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Embedding"
 SR = 16000
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_wav(path: Path, seconds: float, seed: int) -> None:

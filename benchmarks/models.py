@@ -42,21 +42,10 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from _readme import update_section
+from _common import cpu_model, update_section
 
 README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Models"
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux) or the platform module."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5) -> float:

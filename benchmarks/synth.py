@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from _readme import update_section
+from _common import cpu_model, update_section
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
@@ -55,17 +55,6 @@ MIXED = {
     ),
     "mixed (violin, choir_aahs, piano, cello)": ("violin", "choir_aahs", "piano", "cello"),
 }
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux) or the platform module."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def solo_line(instrument: str, seconds: float, rng: np.random.Generator) -> list[Part]:

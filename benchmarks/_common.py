@@ -1,7 +1,9 @@
-"""Shared by the benchmark scripts: replace one ``## Section`` of benchmarks/README.md."""
+"""Shared by the benchmark scripts: the CPU name, and replacing one ``## Section`` of
+benchmarks/README.md."""
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 
@@ -19,3 +21,14 @@ def update_section(path: Path, heading: str, section: str) -> None:
     else:
         text += "\n" + section
     write_text_atomic(path, text.rstrip("\n") + "\n")
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (Linux) or the platform module."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
