@@ -96,7 +96,9 @@ class STFT(nn.Module):
             raise ConfigError(f"unknown window {window!r}; valid: {', '.join(windows)}")
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
         self.power, self.center, self.pad_mode = power, center, pad_mode
-        self.register_buffer("window", windows[window](win_length, periodic=True), persistent=False)
+        # float64, cast to the input's dtype in forward: float64 input gets an exact window
+        window = windows[window](win_length, periodic=True, dtype=torch.float64)
+        self.register_buffer("window", window, persistent=False)
 
     @property
     def n_freqs(self) -> int:
@@ -111,7 +113,7 @@ class STFT(nn.Module):
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             win_length=self.win_length,
-            window=self.window,
+            window=self.window.to(wave.dtype),
             center=self.center,
             pad_mode=self.pad_mode,
             return_complex=True,
