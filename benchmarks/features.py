@@ -80,7 +80,9 @@ def librosa_cases(clips: np.ndarray) -> list:
         return f0, rms, zcr
 
     spectral = {
-        k: (lambda y, k=k: getattr(librosa.feature, f"spectral_{k}")(y=y, n_fft=512, hop_length=HOP))
+        k: (
+            lambda y, k=k: getattr(librosa.feature, f"spectral_{k}")(y=y, n_fft=512, hop_length=HOP)
+        )
         for k in ("centroid", "bandwidth", "rolloff", "flatness")
     }
     fns = {

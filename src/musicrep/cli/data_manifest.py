@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 DESCRIPTION = """\
 Write a manifest (path,labels,split) for a folder of audio files (wav, flac, ogg, mp3, aiff),
@@ -19,9 +18,6 @@ examples:
   musicrep data manifest music/ --out music.csv --recursive --valid 0.1 --test 0.1 --seed 1
   musicrep data manifest samples/ --out samples.csv --recursive --labels-from parent --check-audio
 """
-
-#: Skipped files printed on stderr before "... and N more".
-MAX_LISTED = 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from musicrep.cli.data_prepare import print_notes_and_skipped
     from musicrep.data.folder import folder_manifest
 
     result = folder_manifest(
@@ -73,14 +70,6 @@ def run(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{s} {sum(r.split == s for r in m)}" for s in m.splits())
     if m.vocabulary():
         print(result.table(), end="")
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if result.skipped:
-        print(f"{len(result.skipped)} file(s) skipped:", file=sys.stderr)
-        for s in result.skipped[:MAX_LISTED]:
-            print(f"  {s}", file=sys.stderr)
-        if len(result.skipped) > MAX_LISTED:
-            print(f"  ... and {len(result.skipped) - MAX_LISTED} more", file=sys.stderr)
-        print(f"  full list: {result.skipped_path}", file=sys.stderr)
+    print_notes_and_skipped(result)
     print(f"manifest: {result.manifest_path} ({len(m)} rows: {sizes})")
     return 0

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from musicrep.errors import ConfigError
+from musicrep.frontends.base import as_batch
 
 #: Default sample rate and hop of the frame grid (10 ms at 16 kHz).
 DEFAULT_SAMPLE_RATE = 16000
@@ -51,15 +52,7 @@ def check_wave(wave: torch.Tensor) -> torch.Tensor:
     """Accept ``(batch, samples)`` or ``(samples,)`` floating-point audio; return 2-D."""
     if not torch.is_tensor(wave):
         raise ConfigError(f"features take a torch.Tensor waveform; got {type(wave).__name__}")
-    if wave.dim() == 1:
-        wave = wave.unsqueeze(0)
-    if wave.dim() == 3 and wave.shape[1] == 1:
-        wave = wave[:, 0]
-    if wave.dim() != 2:
-        raise ConfigError(
-            f"features take waveforms of shape (batch, samples); got {tuple(wave.shape)}",
-            "mix down to mono first (musicrep.audio.load does by default)",
-        )
+    wave = as_batch(wave, "features")
     if wave.shape[-1] == 0:
         raise ConfigError("features need at least one sample")
     return wave if wave.is_floating_point() else wave.float()
