@@ -11,7 +11,7 @@ first trough below ``trough_threshold``, else the global minimum, parabolic inte
 re-implemented batched in torch, so the targets are computed on the device with the rest of the
 batch; the tests check it against ``librosa.yin`` frame by frame. pYIN (``librosa.pyin``, an HMM
 over YIN candidates) gives better voicing decisions but runs per clip in numpy on the CPU,
-roughly 100x slower than this estimator (``benchmarks/features.py`` measures both); for a
+about 30x slower than this estimator on 2 CPU cores (``benchmarks/features.py``); for a
 regression target that is z-normalised and interpolated through unvoiced frames the cheaper
 estimator is the better trade.
 
