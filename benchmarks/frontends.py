@@ -37,6 +37,9 @@ import numpy as np
 import torch
 
 from _common import cpu_model, update_section
+from _common import load_average as _load
+from _common import n_cpus as _n_cpus
+from _common import version as _version
 
 README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Front-ends"
@@ -237,25 +240,6 @@ def section_text(args: argparse.Namespace, table: str, failures: list[str], comm
     if failures:
         parts += ["Failures:", ""] + [f"- {f}" for f in failures] + [""]
     return "\n".join(parts)
-
-
-def _version(module: str) -> str:
-    try:
-        return __import__(module).__version__
-    except Exception:  # noqa: BLE001
-        return "?"
-
-
-def _load() -> float:
-    import os
-
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
-def _n_cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

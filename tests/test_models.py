@@ -54,7 +54,11 @@ def n_params(module: torch.nn.Module) -> int:
 
 
 #: Registered models outside the tagging zoo, with the test file that covers them.
-TESTED_ELSEWHERE = {"coala": "tests/test_coala.py"}
+TESTED_ELSEWHERE = {
+    "coala": "tests/test_coala.py",
+    "pase": "tests/test_pase.py",
+    "pase_plus": "tests/test_pase.py",
+}
 
 
 def test_every_registered_model_is_covered():

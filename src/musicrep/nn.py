@@ -344,15 +344,148 @@ def sinusoidal_positions(length: int, dim: int, device=None, dtype=None) -> torc
     return pe.to(dtype) if dtype is not None else pe
 
 
+# ------------------------------------------------------------------------------------ QRNN
+
+
+def forget_mult(
+    log_decay: torch.Tensor,
+    inputs: torch.Tensor,
+    state: torch.Tensor | None = None,
+    chunk: int = 16,
+) -> torch.Tensor:
+    """The linear recurrence ``c_t = a_t * c_{t-1} + u_t`` over time, in parallel chunks.
+
+    Parameters
+    ----------
+    log_decay : torch.Tensor, (batch, time, hidden)
+        ``log a_t`` (<= 0; e.g. ``logsigmoid`` of a gate's pre-activation).
+    inputs : torch.Tensor, (batch, time, hidden)
+        ``u_t``.
+    state : torch.Tensor, (batch, hidden), optional
+        ``c_{-1}`` (zeros by default).
+    chunk : int
+        Steps solved at once: within a chunk ``c_j = sum_{i <= j} exp(A_j - A_i) u_i +
+        exp(A_j) c_prev`` with ``A`` the cumulative ``log a`` (every exponent <= 0, so nothing
+        overflows however small the gates); chunks are chained by their last state. Memory per
+        chunk is ``batch * chunk^2 * hidden``.
+
+    Returns
+    -------
+    torch.Tensor, (batch, time, hidden)
+        ``c_t`` for every step.
+    """
+    b, t, h = inputs.shape
+    c = inputs.new_zeros(b, h) if state is None else state
+    mask = torch.tril(torch.ones(chunk, chunk, dtype=torch.bool, device=inputs.device))
+    out = []
+    for start in range(0, t, chunk):
+        la, u = log_decay[:, start : start + chunk], inputs[:, start : start + chunk]
+        n = la.shape[1]
+        cum = la.cumsum(dim=1)  # A_j, (b, n, h)
+        diff = cum[:, :, None] - cum[:, None]  # A_j - A_i, (b, n, n, h)
+        m = mask[:n, :n, None]
+        weights = torch.exp(torch.where(m, diff, torch.full_like(diff, -math.inf)))
+        block = torch.einsum("bjih,bih->bjh", weights, u) + torch.exp(cum) * c[:, None]
+        out.append(block)
+        c = block[:, -1]
+    return torch.cat(out, dim=1)
+
+
+class QRNNLayer(nn.Module):
+    """One quasi-recurrent layer (Bradbury, Merity, Xiong & Socher, ICLR 2017), one direction.
+
+    ``[Z, F, O] = W [x_t, x_{t-1}, ..., x_{t-window+1}] + b`` (a causal convolution of width
+    ``window``), ``z = tanh(Z)``, ``f = sigmoid(F)``, ``o = sigmoid(O)``, then fo-pooling
+    ``c_t = f_t z_t + (1 - f_t) c_{t-1}``, ``h_t = o_t c_t``: the conventions of
+    ``salesforce/pytorch-qrnn`` (``QRNNLayer`` with ``output_gate=True``), which PASE+ used.
+    The recurrence runs as a chunked parallel scan (:func:`forget_mult`) instead of that
+    package's CUDA kernel.
+
+    Shapes: ``(batch, time, input_size) -> (batch, time, hidden_size)``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, window: int = 2, chunk: int = 16):
+        super().__init__()
+        if window < 1:
+            raise ValueError(f"QRNN window must be >= 1; got {window}")
+        self.input_size, self.hidden_size, self.window = input_size, hidden_size, window
+        self.chunk = chunk
+        self.linear = nn.Linear(window * input_size, 3 * hidden_size)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
+        shifted = [x] + [F.pad(x, (0, 0, k, 0))[:, : x.shape[1]] for k in range(1, self.window)]
+        z, f, o = self.linear(torch.cat(shifted, dim=-1)).chunk(3, dim=-1)
+        gate = torch.sigmoid(f)
+        c = forget_mult(F.logsigmoid(-f), gate * torch.tanh(z), state, self.chunk)
+        return torch.sigmoid(o) * c
+
+
+class QRNN(nn.Module):
+    """Stacked, optionally bidirectional QRNN: ``(batch, time, input) -> (batch, time, H * dirs)``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        Features in and per direction out.
+    num_layers : int
+        Stacked layers (dropout between them).
+    window : int
+        Width of the gates' causal convolution (PASE+: 2).
+    bidirectional : bool
+        Add a layer on the time-reversed input; outputs are concatenated (pytorch-qrnn has no
+        bidirectional mode; this one is ours).
+    dropout : float
+        Dropout on the outputs of every layer but the last.
+    chunk : int
+        Steps per parallel chunk of the recurrence (see :func:`forget_mult`).
+
+    ``forward`` returns ``(output, None)`` like ``nn.GRU`` with ``batch_first=True`` (no state).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        window: int = 2,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        chunk: int = 16,
+    ):
+        super().__init__()
+        dirs = 2 if bidirectional else 1
+        self.hidden_size, self.bidirectional = hidden_size, bidirectional
+        self.layers = nn.ModuleList()
+        for i in range(num_layers):
+            size = input_size if i == 0 else hidden_size * dirs
+            self.layers.append(
+                nn.ModuleList(QRNNLayer(size, hidden_size, window, chunk) for _ in range(dirs))
+            )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        for i, directions in enumerate(self.layers):
+            outs = [directions[0](x)]
+            if self.bidirectional:
+                outs.append(directions[1](x.flip(1)).flip(1))
+            x = torch.cat(outs, dim=-1)
+            if i < len(self.layers) - 1:
+                x = self.dropout(x)
+        return x, None
+
+
 __all__ = [
     "ClassifierHead",
     "ConvBNReLU1d",
     "ConvBNReLU2d",
+    "QRNN",
+    "QRNNLayer",
     "ResBlock2d",
     "ResBlock2dMaxPool",
     "ResSEBlock1d",
     "SqueezeExcitation1d",
     "conv_out",
+    "forget_mult",
     "global_avg_pool",
     "global_max_avg_pool",
     "global_max_pool",

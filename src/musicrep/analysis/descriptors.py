@@ -3,13 +3,15 @@
 COALA (Favory et al. 2020, section 3.3 and Table 2) correlates its embedding with "statistics of
 acoustic features computed with the librosa library: MFCCs, chromagram, spectral centroid and
 spectral bandwidth, all computed at a frame level", summarised by their mean, variance and
-skewness over frames. This module computes those summaries with librosa.
+skewness over frames. This module computes those summaries. The frame-level features come from
+the feature registry (:mod:`musicrep.features`: ``mfcc``, ``chroma``, ``spectral_*``, which
+compute what librosa computes, in torch), all from one magnitude STFT with the settings below.
 
 Per clip and descriptor, the frame-level matrix ``(d, frames)`` becomes one vector of
 ``3 d`` values laid out stat-major: ``[mean (d), variance (d), skewness (d)]``.
 
 ============================ ===== ========================================================
-descriptor                    d    frame-level feature (librosa)
+descriptor                    d    frame-level feature (as librosa computes it)
 ============================ ===== ========================================================
 ``mfcc``                      20   ``feature.mfcc`` of the log-power mel spectrogram
 ``chroma``                    12   ``feature.chroma_stft`` of the power spectrogram
@@ -22,7 +24,8 @@ So a clip gives MFCC 60, chroma 36, centroid 3 and bandwidth 3 values.
 
 Settings (from COALA's public analysis script where it fixes them; ours where it is silent)
 --------------------------------------------------------------------------------------------
-* STFT: ``n_fft`` 1024, hop 512 samples, Hann window, centered frames (COALA's settings).
+* STFT: ``n_fft`` 1024, hop 512 samples, Hann window, centered frames (COALA's settings),
+  computed in float64 (the values equal librosa's to its float32 rounding).
 * Sample rate: 22,050 Hz (librosa's default). COALA resampled to 22,000 Hz; the 0.2 %
   difference only shifts the analysis frequencies.
 * MFCC: 20 coefficients (librosa's default and COALA's) from ``power_to_db`` of a 128-band mel
@@ -54,10 +57,14 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
+import torch
 
 from musicrep.errors import ConfigError
+from musicrep.features import SpectralFeature
+from musicrep.frontends.base import STFT
 
 __all__ = [
     "ALL_DESCRIPTORS",
@@ -191,6 +198,29 @@ def _check_audio(audio: np.ndarray, sr: int) -> np.ndarray:
     return audio
 
 
+@lru_cache(maxsize=8)
+def _extractors(config: DescriptorConfig) -> dict[str, SpectralFeature]:
+    """The registry's extractors for ``config.descriptors``, all on one STFT's settings."""
+    from musicrep.features import create_feature
+
+    common = {
+        "sample_rate": config.sr,
+        "hop_length": config.hop_length,
+        "n_fft": config.n_fft,
+        "win_length": None,
+    }
+    options = {
+        # librosa.feature.mfcc of power_to_db (top_db 80) of a Slaney mel spectrogram to Nyquist
+        "mfcc": {"n_mfcc": config.n_mfcc, "n_mels": config.n_mels, "f_max": None},
+        # chroma_stft of the power spectrogram with librosa's per-clip tuning estimate
+        "chroma": {"tuning": "estimate"},
+    }
+    return {
+        name: create_feature(name, **common, **options.get(name, {})).eval()
+        for name in config.descriptors
+    }
+
+
 def frame_descriptors(
     audio: np.ndarray, sr: int, config: DescriptorConfig | None = None
 ) -> dict[str, np.ndarray]:
@@ -210,33 +240,16 @@ def frame_descriptors(
     dict of str to np.ndarray
         ``name -> (d, frames)`` for each of ``config.descriptors`` (frames of the chosen region).
     """
-    import librosa
-
     config = config or DescriptorConfig()
     y = _resample(_check_audio(audio, sr), int(sr), config.sr)
-    S = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length))
-    if config.region == "max_energy":
-        S = S[:, _max_energy_slice(S, config.patch_frames, config.patch_hop)]
-    out: dict[str, np.ndarray] = {}
-    for name in config.descriptors:
-        if name == "mfcc":
-            mel = librosa.feature.melspectrogram(S=S**2, sr=config.sr, n_mels=config.n_mels)
-            out[name] = librosa.feature.mfcc(
-                S=librosa.power_to_db(mel), sr=config.sr, n_mfcc=config.n_mfcc
-            )
-        elif name == "chroma":
-            with warnings.catch_warnings():
-                # silence gives an empty pitch set for the tuning estimate (librosa warns, uses 0)
-                warnings.filterwarnings("ignore", message=".*empty frequency set.*")
-                out[name] = librosa.feature.chroma_stft(
-                    S=S**2, sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length
-                )
-        elif name == "spectral_centroid":
-            out[name] = librosa.feature.spectral_centroid(S=S, sr=config.sr, n_fft=config.n_fft)
-        elif name == "spectral_bandwidth":
-            out[name] = librosa.feature.spectral_bandwidth(S=S, sr=config.sr, n_fft=config.n_fft)
-        elif name == "spectral_rolloff":
-            out[name] = librosa.feature.spectral_rolloff(S=S, sr=config.sr, n_fft=config.n_fft)
+    extractors = _extractors(config)
+    with torch.no_grad():
+        # float64, as librosa's reference values are exact to float32 rounding
+        wave = torch.from_numpy(y.astype(np.float64))[None]
+        S = STFT(config.n_fft, config.hop_length, power=1.0)(wave)  # magnitude, (1, F, T)
+        if config.region == "max_energy":
+            S = S[..., _max_energy_slice(S[0].numpy(), config.patch_frames, config.patch_hop)]
+        out = {name: fx.from_spectrum(S**fx.power)[0].numpy() for name, fx in extractors.items()}
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 

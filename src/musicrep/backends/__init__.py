@@ -25,6 +25,7 @@ name                    architecture                                 input      
 ``hcnn``                harmonic CNN back-end (Won et al. 2020)      (C, F, T)   yes
 ``attention``           CNN + Transformer, CNNSA (Won et al. 2019)   (C, F, T)   yes
 ``modnet``              modulation-map CNN (ModNet / SincModNet)     (C, F, T)   yes
+``pase``                PASE+ conv + dense skips + QRNN (Ravanelli)  (C, T)      yes
 ======================  ===========================================  ==========  =========
 """
 
@@ -45,6 +46,7 @@ from musicrep.backends.conv2d import (
 from musicrep.backends.crnn import CRNNBackend
 from musicrep.backends.modnet import ModulationCNNBackend
 from musicrep.backends.musicnn import MusicnnBackend
+from musicrep.backends.pase import PASEBackend
 from musicrep.backends.samplecnn import SampleCNNBackend, SampleCNNSEBackend
 from musicrep.registry import Registry
 
@@ -61,6 +63,7 @@ for _cls in (
     HarmonicCNNBackend,
     SelfAttentionBackend,
     ModulationCNNBackend,
+    PASEBackend,
 ):
     BACKENDS.register(_cls.name)(_cls)
 
@@ -88,6 +91,7 @@ __all__ = [
     "HarmonicCNNBackend",
     "ModulationCNNBackend",
     "MusicnnBackend",
+    "PASEBackend",
     "SampleCNNBackend",
     "SampleCNNSEBackend",
     "SelfAttentionBackend",

@@ -71,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
         cls.name, args.root, args.out, check_audio=args.check_audio, show_progress=True, **options
     )
     print(result.table(), end="")
+    print_notes_and_skipped(result)
+    print(f"manifest: {result.manifest_path} ({len(result.manifest)} rows)")
+    return 0
+
+
+def print_notes_and_skipped(result) -> None:
+    """Print a :class:`PreparedDataset`'s notes and skipped files on stderr."""
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if result.skipped:
@@ -80,5 +87,3 @@ def run(args: argparse.Namespace) -> int:
         if len(result.skipped) > MAX_LISTED:
             print(f"  ... and {len(result.skipped) - MAX_LISTED} more", file=sys.stderr)
         print(f"  full list: {result.skipped_path}", file=sys.stderr)
-    print(f"manifest: {result.manifest_path} ({len(result.manifest)} rows)")
-    return 0

@@ -66,11 +66,11 @@ def print_model(name: str, num_outputs: int = 50) -> None:
     )
     print(f"  front-end     {spec.frontend} {dict(spec.frontend_kwargs)} -> {fe_shape}")
     print(f"  back-end      {spec.backend} {dict(spec.backend_kwargs)}")
-    seq = (
-        f"{enc.sequence_length(spec.input_samples)} x {enc.sequence_dim}"
-        if enc.supports_sequence
-        else "none"
-    )
+    seq = "none"
+    if enc.supports_sequence:
+        hop = enc.sequence_hop
+        every = f", one per {hop:g} samples" if hop else ""
+        seq = f"{enc.sequence_length(spec.input_samples)} x {enc.sequence_dim}{every}"
     print(f"  embedding     {enc.embed_dim} (sequence: {seq})")
     print(f"  head          {model.head.mlp}".replace("\n", "\n                "))
     ref = f" (reference {spec.reference_params_m} M)" if spec.reference_params_m else ""

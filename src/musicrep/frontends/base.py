@@ -45,16 +45,24 @@ class Frontend(nn.Module):
     @staticmethod
     def check_input(wave: torch.Tensor) -> torch.Tensor:
         """Accept ``(batch, samples)`` or ``(samples,)``; return ``(batch, samples)`` float."""
-        if wave.dim() == 1:
-            wave = wave.unsqueeze(0)
-        if wave.dim() == 3 and wave.shape[1] == 1:
-            wave = wave[:, 0]
-        if wave.dim() != 2:
-            raise ConfigError(
-                f"front-ends take waveforms of shape (batch, samples); got {tuple(wave.shape)}",
-                "mix down to mono first (musicrep.audio.load does by default)",
-            )
-        return wave.float()
+        return as_batch(wave, "front-ends").float()
+
+
+def as_batch(wave: torch.Tensor, what: str = "front-ends") -> torch.Tensor:
+    """``(samples,)``, ``(batch, samples)`` or ``(batch, 1, samples)`` -> ``(batch, samples)``.
+
+    Raises :class:`ConfigError` (naming ``what`` takes the input) for any other shape.
+    """
+    if wave.dim() == 1:
+        wave = wave.unsqueeze(0)
+    if wave.dim() == 3 and wave.shape[1] == 1:
+        wave = wave[:, 0]
+    if wave.dim() != 2:
+        raise ConfigError(
+            f"{what} take waveforms of shape (batch, samples); got {tuple(wave.shape)}",
+            "mix down to mono first (musicrep.audio.load does by default)",
+        )
+    return wave
 
 
 def stft_frames(num_samples: int, hop_length: int, n_fft: int, center: bool = True) -> int:
@@ -96,7 +104,9 @@ class STFT(nn.Module):
             raise ConfigError(f"unknown window {window!r}; valid: {', '.join(windows)}")
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
         self.power, self.center, self.pad_mode = power, center, pad_mode
-        self.register_buffer("window", windows[window](win_length, periodic=True), persistent=False)
+        # float64, cast to the input's dtype in forward: float64 input gets an exact window
+        window = windows[window](win_length, periodic=True, dtype=torch.float64)
+        self.register_buffer("window", window, persistent=False)
 
     @property
     def n_freqs(self) -> int:
@@ -111,7 +121,7 @@ class STFT(nn.Module):
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             win_length=self.win_length,
-            window=self.window,
+            window=self.window.to(wave.dtype),
             center=self.center,
             pad_mode=self.pad_mode,
             return_complex=True,

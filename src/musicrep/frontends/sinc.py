@@ -285,7 +285,9 @@ class SincFrontend(Frontend):
     n_filters, kernel_size, stride : int
         Sinc filterbank size, taps and stride (80, 251, 1).
     padding : int or "same"
-        Padding of the sinc convolution (0 as SincNet: "valid").
+        Padding of the sinc convolution (0 as SincNet: "valid"; "same" keeps the length).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        How the padding is filled (PASE: ``"reflect"``).
     min_low_hz, min_band_hz : float
         Cut-off bounds in Hz (50, 50).
     normalize, frequency_unit, init_scale
@@ -299,8 +301,9 @@ class SincFrontend(Frontend):
         (``GroupNorm(n_filters, n_filters)``): the statistics of SincNet's LayerNorm, whose affine
         is per channel *and* time step (tying it to one input length) — this one is not.
         ``"batch"`` is ``BatchNorm1d(n_filters)``.
-    activation : {"leaky_relu", "none"}
-        After the normalisation (SincNet: leaky ReLU, slope 0.2).
+    activation : {"leaky_relu", "prelu", "none"}
+        After the normalisation (SincNet: leaky ReLU, slope 0.2; PASE: a per-channel PReLU
+        initialised at 0, i.e. starting as a ReLU).
     """
 
     kind = "wave"
@@ -320,13 +323,14 @@ class SincFrontend(Frontend):
         compression: Literal["abs", "log", "none"] = "abs",
         pool_size: int = SINCNET_POOL,
         norm: Literal["layer", "batch", "none"] = "layer",
-        activation: Literal["leaky_relu", "none"] = "leaky_relu",
+        activation: Literal["leaky_relu", "prelu", "none"] = "leaky_relu",
+        padding_mode: str = "zeros",
     ):
         super().__init__()
         for name, value, valid in (
             ("compression", compression, ("abs", "log", "none")),
             ("norm", norm, ("layer", "batch", "none")),
-            ("activation", activation, ("leaky_relu", "none")),
+            ("activation", activation, ("leaky_relu", "prelu", "none")),
         ):
             if value not in valid:
                 raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
@@ -339,6 +343,7 @@ class SincFrontend(Frontend):
             sample_rate=sample_rate,
             stride=stride,
             padding=padding,
+            padding_mode=padding_mode,
             min_low_hz=min_low_hz,
             min_band_hz=min_band_hz,
             init_scale=init_scale,
@@ -352,9 +357,12 @@ class SincFrontend(Frontend):
             self.norm = nn.BatchNorm1d(n_filters)
         else:
             self.norm = nn.Identity()
-        self.activation = (
-            nn.LeakyReLU(SINCNET_LEAKY_SLOPE) if activation == "leaky_relu" else nn.Identity()
-        )
+        if activation == "leaky_relu":
+            self.activation: nn.Module = nn.LeakyReLU(SINCNET_LEAKY_SLOPE)
+        elif activation == "prelu":
+            self.activation = nn.PReLU(n_filters, init=0.0)
+        else:
+            self.activation = nn.Identity()
 
     def output_shape(self, num_samples: int) -> tuple[int, ...]:
         return (self.sinc.out_channels, self.sinc.output_length(num_samples) // self.pool_size)

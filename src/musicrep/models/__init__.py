@@ -26,6 +26,7 @@ from musicrep.models import (  # noqa: F401
     hcnn,
     modnet,
     musicnn,
+    pase,
     samplecnn,
     shortchunk,
 )

@@ -37,6 +37,8 @@ class Encoder(nn.Module):
         Size of :meth:`embed` vectors.
     sequence_dim : int or None
         Size of :meth:`forward_sequence` steps (None: no sequence output).
+    sequence_hop : float or None
+        Input samples per :meth:`forward_sequence` step.
     """
 
     def __init__(self, frontend: Frontend, backend: Backend, input_samples: int):
@@ -90,6 +92,52 @@ class Encoder(nn.Module):
     def sequence_length(self, num_samples: int) -> int:
         """Number of :meth:`forward_sequence` steps for ``num_samples`` input samples."""
         return self.backend.sequence_length(self.frontend.output_shape(int(num_samples))[-1])
+
+    @property
+    def sequence_hop(self) -> float | None:
+        """Input samples per :meth:`forward_sequence` step (None without a sequence output).
+
+        Measured from :meth:`sequence_length` (the spacing of the input lengths at which one
+        more step appears): 160 for ``pase_plus`` (10 ms at 16 kHz), the mel hop times the
+        back-end's time pooling for the spectrogram models. Targets of
+        frame-level objectives are aligned with ``sequence_hop`` (and the back-end's own frame
+        centres where it documents them, e.g. ``PASEBackend.frame_center``).
+        """
+        if not self.supports_sequence:
+            return None
+        if getattr(self, "_sequence_hop", None) is None:
+            self._sequence_hop = self._measure_hop()
+        return self._sequence_hop
+
+    def _measure_hop(self) -> float | None:
+        """Samples per step: the spacing of the input lengths at which ``sequence_length``
+        steps up (found by bisection), averaged over 16 steps."""
+        length = self.sequence_length
+
+        def first_reaching(target: int, lo: int) -> int | None:
+            hi = lo
+            while length(hi) < target:
+                if hi > 1 << 40:
+                    return None
+                lo, hi = hi, 2 * hi
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if length(mid) >= target:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return lo
+
+        base = length(self.input_samples)
+        a = first_reaching(base + 1, self.input_samples)
+        b = None if a is None else first_reaching(base + 17, a)
+        return None if b is None else (b - a) / 16
+
+    @property
+    def sequence_rate(self) -> float | None:
+        """:meth:`forward_sequence` steps per second (None without a sequence output)."""
+        hop = self.sequence_hop
+        return None if hop is None else self.sample_rate / hop
 
 
 def _accepts(factory: Any, name: str) -> bool:

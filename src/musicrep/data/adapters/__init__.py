@@ -64,6 +64,7 @@ __all__ = [
     "adapter_class",
     "list_adapters",
     "prepare",
+    "prepare_with",
 ]
 
 #: Canonical name -> adapter class.
@@ -145,7 +146,21 @@ def prepare(
             f"unknown option(s) for {cls.name}: {', '.join(unknown)}",
             f"{cls.name} accepts: {', '.join(cls.option_names()) or 'no options'}",
         )
-    adapter = cls(**options)
+    return prepare_with(
+        cls(**options), root, out, check_audio=check_audio, show_progress=show_progress
+    )
+
+
+def prepare_with(
+    adapter: DatasetAdapter,
+    root: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    check_audio: bool = False,
+    show_progress: bool = False,
+) -> PreparedDataset:
+    """:func:`prepare` with an adapter instance (also one not in the registry)."""
+    cls = type(adapter)
     root = Path(os.path.abspath(Path(root).expanduser()))
     if not root.is_dir():
         raise ConfigError(
