@@ -918,7 +918,8 @@ def run_benchmark(
     BenchmarkResult
     """
     from musicrep.data.manifest import Manifest
-    from musicrep.evaluate import PROTOCOLS, evaluate, is_trials_file, read_trials
+    from musicrep.evaluate import evaluate
+    from musicrep.probes import PROTOCOLS, is_trials_file, read_trials
     from musicrep.utils import environment_info
     from musicrep.utils import progress as progress_bar
 
@@ -998,7 +999,7 @@ def run_benchmark(
         )
 
     # ---------------------------------------------------------------- evaluate
-    from musicrep.evaluate import load_embeddings
+    from musicrep.embeddings import load_embeddings
 
     results: dict[str, dict[str, Any]] = {t["name"]: {} for t in task_entries}
     usable = [e for e in model_entries if e["status"] != "failed"]
