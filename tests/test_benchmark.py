@@ -8,18 +8,9 @@ import re
 import pytest
 import torch
 
-from musicrep.benchmark import (
-    COALA_TABLE1,
-    COALA_TABLE2,
-    ModelSpec,
-    Score,
-    _prepare_corpus,
-    coala_findings,
-    compare,
-    parse_models,
-    parse_tasks,
-    run_benchmark,
-)
+from musicrep.benchmark import ModelSpec, Score, compare, parse_models, parse_tasks, run_benchmark
+from musicrep.benchmark.reproductions.coala import COALA_TABLE1, COALA_TABLE2, coala_findings
+from musicrep.benchmark.tasks import prepare_corpus
 from musicrep.errors import ConfigError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -430,10 +421,10 @@ def test_parse_tasks(tmp_path):
 
 
 def test_existing_corpus_of_another_size_is_not_rebuilt(corpus):
-    info = _prepare_corpus(corpus, None, None, False, lambda m: None)
+    info = prepare_corpus(corpus, None, None, False, lambda m: None)
     assert info["clips"] == 36 and info["built"] is False
     with pytest.raises(ConfigError, match="holds a corpus of 36 clips x 2.0 s, not 40"):
-        _prepare_corpus(corpus, 40, None, False, lambda m: None)
+        prepare_corpus(corpus, 40, None, False, lambda m: None)
 
 
 @pytest.mark.slow
@@ -475,3 +466,133 @@ def test_real_training_run_folder(tmp_path, corpus, one_thread):
     )
     assert result.ok
     assert result.document["models"][0]["model_name"] == str(run.resolve())
+
+
+# ------------------------------------------------------------------------------ issue 14
+
+
+def test_folder_named_like_another_column_is_named_apart():
+    """Issue 14: `--models mfcc,musicnn,runs/musicnn` failed with "two models share the name"."""
+    specs = parse_models("mfcc,musicnn,runs/musicnn")
+    assert [m.label for m in specs] == ["mfcc", "musicnn", "musicnn (runs/musicnn)"]
+    assert specs[2].spec == "runs/musicnn"
+    # two folders of the same name: both named by their path; an explicit label stays
+    specs = parse_models("runs/a/m/,other/m,m2=x/m")
+    assert [m.label for m in specs] == ["m (runs/a/m)", "m (other/m)", "m2"]
+    with pytest.raises(ConfigError, match="share the name"):
+        parse_models("musicnn=runs/musicnn,musicnn")  # an explicit clash is the user's to fix
+
+
+def test_cli_benchmark_of_a_zoo_name_and_a_folder_of_that_name(tmp_path, corpus, tiny_model):
+    import shutil
+
+    from musicrep.cli import main
+
+    shutil.copytree(tiny_model, tmp_path / "runs" / "mfcc")
+    out = tmp_path / "report"
+    argv = ["benchmark", "--tasks", "corpus-style", "--models", f"mfcc,{tmp_path / 'runs/mfcc'}"]
+    argv += ["--corpus-dir", str(corpus), "--repeats", "1", "--out", str(out), "-q"]
+    assert main(argv) == 0
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    labels = [m["label"] for m in doc["models"]]
+    assert labels == ["mfcc", f"mfcc ({tmp_path / 'runs/mfcc'})"]
+    assert all(doc["results"]["corpus-style"][lab]["status"] == "ok" for lab in labels)
+
+
+def _chart_document(metric: str, means: list[float], classes: int = 7) -> tuple[dict, dict]:
+    labels = ["mfcc", "musicnn", "runs/x"][: len(means)]
+    cells = {
+        lab: {
+            "status": "ok",
+            "result": {
+                "metrics": {metric: {"mean": m, "std": 0.03}},
+                "classes": [f"c{i}" for i in range(classes)],
+            },
+        }
+        for lab, m in zip(labels, means)
+    }
+    doc = {"models": [{"label": lab} for lab in labels], "results": {"t": cells}}
+    return doc, {"name": "t", "metrics": [metric, "macro_f1"]}
+
+
+@pytest.mark.parametrize(
+    ("metric", "means"),
+    [
+        ("accuracy", [0.222, 0.156]),  # the bars of the issue: the label sat on the last bar
+        ("roc_auc", [0.806, 0.752]),
+        ("accuracy", [0.15, 0.14, 0.16]),
+        ("roc_auc", [0.51, 0.49]),
+    ],
+)
+def test_chance_label_overlaps_no_bar(metric, means):
+    """Issue 14: the chance-line label overlapped a bar of the benchmark plot."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import TransformedBbox
+
+    from musicrep.benchmark.plot import figure
+
+    doc, task = _chart_document(metric, means)
+    fig = figure(doc, task)
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    label = next(t for t in ax.texts if t.get_text().startswith("chance"))
+    box = label.get_window_extent(renderer)
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    occupied = [p.get_window_extent(renderer) for p in ax.patches]
+    occupied += [  # error bars: the vertical lines, and their caps
+        TransformedBbox(c.get_datalim(ax.transData), ax.transData) for c in ax.collections
+    ]
+    occupied += [line.get_window_extent(renderer) for line in ax.lines if line.get_marker()]
+    occupied += [t.get_window_extent(renderer) for t in ax.texts if t is not label]
+    assert not any(box.overlaps(o) for o in occupied)
+
+
+# ------------------------------------------------------------------------------ dataset tasks
+
+
+def test_parse_dataset_tasks(tmp_path):
+    from musicrep.benchmark import TASKS
+
+    tasks = parse_tasks(f"gtzan:{tmp_path},u=us8k:{tmp_path / 'US8K'},corpus-tags")
+    assert [(t.name, t.adapter, t.root) for t in tasks[:2]] == [
+        ("gtzan", "gtzan", tmp_path),
+        ("u", "urbansound8k", tmp_path / "US8K"),
+    ]
+    assert tasks[2] == TASKS.get("corpus-tags")("corpus-tags")
+    with pytest.raises(ConfigError, match="not found"):
+        parse_tasks("nosuchdataset:/data")  # not an adapter: read as a (missing) manifest path
+
+
+def test_benchmark_of_a_dataset_by_adapter(tmp_path, one_thread):
+    """`--tasks gtzan:ROOT`: the adapter prepares the manifest into the report folder."""
+    import numpy as np
+    import soundfile as sf
+
+    genres = ("blues", "classical", "country")
+    rng = np.random.default_rng(0)
+    for g, genre in enumerate(genres):
+        for n in range(10):
+            t = np.arange(8000) / 16000
+            wave = np.sin(2 * np.pi * 220 * (g + 1) * t) + 0.1 * rng.standard_normal(t.size)
+            path = tmp_path / "gtzan" / "genres" / genre / f"{genre}.{n:05d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, (0.3 * wave).astype(np.float32), 16000)
+    out = tmp_path / "report"
+    result = run_benchmark(
+        f"gtzan:{tmp_path / 'gtzan'}",
+        "mfcc",
+        out,
+        repeats=1,
+        reference="coala",
+        progress=False,
+        log=lambda m: None,
+    )
+    assert result.ok
+    task = result.document["tasks"][0]
+    assert task["name"] == "gtzan" and task["manifest"] == str(out / "manifests" / "gtzan.csv")
+    assert task["dataset"] == {"adapter": "gtzan", "root": str(tmp_path / "gtzan")}
+    assert task["rows"] == 30 and task["type"] == "singlelabel"
+    cell = result.document["results"]["gtzan"]["mfcc"]
+    assert cell["status"] == "ok" and cell["result"]["metrics"]["accuracy"]["mean"] > 0.6
+    assert result.document["reference"]["task_map"] == {"gtzan": "GTZAN"}

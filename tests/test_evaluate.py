@@ -12,17 +12,11 @@ from sklearn.metrics import roc_auc_score
 
 from musicrep.cli import main
 from musicrep.data import Manifest
+from musicrep.embeddings import cache_key, join, load_embeddings
 from musicrep.errors import ConfigError, ManifestError
-from musicrep.evaluate import (
-    cache_key,
-    evaluate,
-    evaluate_embeddings,
-    format_table,
-    join,
-    load_embeddings,
-    read_trials,
-)
+from musicrep.evaluate import evaluate
 from musicrep.metrics import eer, min_dcf
+from musicrep.probes import PROBES, detect_task, evaluate_embeddings, format_table, read_trials
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +50,51 @@ def rows_for(y, splits=None, folds=None, prefix="/data/clip"):
 
 def alternate(n, pattern=("train", "train", "test")):
     return [pattern[i % len(pattern)] for i in range(n)]
+
+
+# ------------------------------------------------------------------ registry and task
+
+
+@pytest.mark.parametrize("name", PROBES.names())
+def test_every_registered_probe_scores_separable_data(name, rng):
+    X, y = blobs(rng, 20, 3)
+    rows = rows_for(y, alternate(len(y), ("train", "train", "valid", "test")))
+    if PROBES.get(name).kind == "classifier":
+        grid = {"hidden_dim": [16], "lr": [1e-2], "patience": [3], "check_val_every_n_epoch": [1]}
+        r = evaluate_embeddings(X, rows, protocol=name, repeats=1, grid=grid, progress=False)
+        assert r.protocol == name and r.metrics["accuracy"]["mean"] >= 0.9
+    else:
+        r = evaluate_embeddings(X, rows, task=name, progress=False)
+        assert r.task_type == name and r.metrics["eer"]["mean"] <= 0.1
+
+
+def test_unknown_protocol_lists_the_registered_probes(rng):
+    X, y = blobs(rng, 4, 2)
+    with pytest.raises(ConfigError, match="use one of coala, hear"):
+        evaluate_embeddings(X, rows_for(y, alternate(len(y))), protocol="svm", progress=False)
+
+
+def test_the_task_used_and_why_are_reported(tmp_path, rng):
+    X, y = blobs(rng, 10, 2)
+    lines = [f"c{i}.wav,class{c},{s}" for i, (c, s) in enumerate(zip(y, alternate(len(y))))]
+    (tmp_path / "m.csv").write_text("path,labels,split\n" + "\n".join(lines) + "\n")
+    single = evaluate_embeddings(X, Manifest.read(tmp_path / "m.csv"), repeats=1, progress=False)
+    assert single.config["task_reason"] == "auto: every row has exactly one label (2 classes)"
+    assert "task: single-label classification (auto: every row" in format_table(single)
+    # one empty labels cell makes the task multi-label: the reason names the row, a note warns
+    lines[3] = "c3.wav,,train"
+    (tmp_path / "m.csv").write_text("path,labels,split\n" + "\n".join(lines) + "\n")
+    m = Manifest.read(tmp_path / "m.csv")
+    multi = evaluate_embeddings(X, m, repeats=1, progress=False)
+    assert multi.task_type == "multilabel"
+    reason = multi.config["task_reason"]
+    assert reason == f"auto: 1 row(s) have no label (e.g. line 5: {tmp_path / 'c3.wav'})"
+    table = format_table(multi)
+    assert f"task: multi-label tagging ({reason})" in table
+    assert "multi-label only because some rows have no label" in table
+    assert detect_task(m, "singlelabel") == ("singlelabel", "task=singlelabel was asked for")
+    with pytest.raises(ManifestError, match="m.csv:5: c3.wav has 0 labels"):
+        evaluate_embeddings(X, m, task="singlelabel", repeats=1, progress=False)
 
 
 # ------------------------------------------------------------------ coala

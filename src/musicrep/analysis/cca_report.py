@@ -184,41 +184,21 @@ def _path_key(path: str | os.PathLike) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
-def _load_embeddings_file(path: str, manifest_dir: Path) -> tuple[dict[str, np.ndarray], str]:
-    """``{real path -> (D,)}`` from an embeddings ``.npz`` (``paths (N,)``, ``embeddings (N, D)``),
-    and the model name the file records (its ``model`` array, as :meth:`Embedder.files` writes).
+def _file_vectors(
+    spec: str, rows: list, manifest_path: Path
+) -> tuple[list[np.ndarray | None], str]:
+    """Each row's vector (``None`` without one) from an embeddings file, and the model name it
+    records: :func:`musicrep.embeddings.load`, joined by :func:`musicrep.embeddings.join`."""
+    from musicrep import embeddings
+    from musicrep.data.manifest import Manifest
 
-    Relative paths in the file are tried against the file's folder, the manifest's folder and the
-    working directory.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: embeddings file not found", "check the --embeddings path")
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            if "paths" not in data or "embeddings" not in data:
-                raise ConfigError(
-                    f"{p}: an embeddings file needs arrays 'paths' and 'embeddings'; "
-                    f"found {', '.join(data.files) or 'none'}",
-                    "make one with musicrep.embed.Embedder.files (or `musicrep embed`)",
-                )
-            paths = [str(x) for x in np.atleast_1d(data["paths"])]
-            emb = np.asarray(data["embeddings"], dtype=np.float64)
-            model = str(data["model"]) if "model" in data else ""
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{p}: not a readable .npz file ({exc})") from exc
-    if emb.ndim != 2 or emb.shape[0] != len(paths):
-        raise ConfigError(
-            f"{p}: 'embeddings' must have shape (len(paths), D) = ({len(paths)}, D); "
-            f"got {emb.shape}"
-        )
-    table: dict[str, np.ndarray] = {}
-    bases = [p.parent, manifest_dir, Path.cwd()]
-    for name, vec in zip(paths, emb):
-        candidates = [Path(name)] if os.path.isabs(name) else [b / name for b in bases]
-        for c in candidates:
-            table.setdefault(_path_key(c), vec)
-    return table, model
+    e = embeddings.load(spec)
+    root = Path(os.path.abspath(manifest_path.parent))
+    joined = e.join(Manifest(rows, root, source=str(manifest_path)))
+    vecs: list[np.ndarray | None] = [None] * len(rows)
+    for pos, vec in zip(joined.positions, joined.X.astype(np.float64)):
+        vecs[int(pos)] = vec
+    return vecs, e.model
 
 
 def _standardize(Y: np.ndarray) -> np.ndarray | None:
@@ -433,8 +413,7 @@ def run_cca_report(
                 "use --model to embed each segment, or a manifest with one row per file",
             )
         for s in file_sources:
-            table, model_names[s.label] = _load_embeddings_file(s.spec, manifest_path.parent)
-            vecs = [table.get(k) for k in keys]
+            vecs, model_names[s.label] = _file_vectors(s.spec, rows, manifest_path)
             missing = [i for i, v in enumerate(vecs) if v is None]
             for i in missing:
                 fail(i, f"no embedding in {s.spec}")

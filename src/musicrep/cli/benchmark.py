@@ -24,6 +24,9 @@ tasks (--tasks, comma-separated or repeated):
   corpus-style, corpus-instrument, corpus-tags
                    the built-in corpus dataset's style.csv / instrument.csv / tags.csv, built in
                    --corpus-dir (default data/corpus) unless a build is there already
+  gtzan:ROOT, us8k:ROOT, nsynth:ROOT, esc50:ROOT, mtat:ROOT, gsc:ROOT
+                   a public dataset in its official layout (`musicrep data prepare --help`):
+                   ROOT/musicrep_<name>.csv if it exists, else one prepared into OUT/manifests/
   path/to/manifest.csv, name=path/to/manifest.csv
                    any manifest (path,labels,split[,fold]) or trials file; named by its stem
 
@@ -32,9 +35,13 @@ models (--models, comma-separated or repeated; label=spec names a column):
   hcnn, musicnn... a zoo name: the UNTRAINED encoder, weights drawn with --seed
   models/x         an exported model folder (musicrep export)
   runs/x           a training run folder (musicrep train; its best/last checkpoint)
+  A folder is labelled with its name; when that clashes with another column (mfcc,musicnn,
+  runs/musicnn: the untrained zoo musicnn and a trained run) it becomes "musicnn (runs/musicnn)".
+  Name columns yourself with LABEL=SPEC: --models mfcc,random=musicnn,trained=runs/musicnn
 
 For each model the distinct files of all tasks are decoded and embedded once, and cached in
---cache (default: .musicrep-cache beside --out); a second run reuses the cache. Each task is
+--cache (default: .musicrep-cache beside --out; the same cache `musicrep evaluate --model` uses);
+a second run reuses it. Each task is
 scored with the probe protocol (mean ± std over --repeats trainings). --out gets report.md,
 report.html (self-contained), results.json and one <task>.png bar chart per task.
 

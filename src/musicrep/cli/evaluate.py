@@ -15,11 +15,13 @@ examples:
 
 inputs:
   --embeddings  an .npz with 'paths' (N,) and 'embeddings' (N, D), as written by
-                `musicrep embed FILES... --model M --out DIR --combine FILE.npz`.
-                Rows are matched by absolute path, then by their path relative to the
-                manifest's folder, then by unique file name; unmatched rows are reported.
+                `musicrep embed FILES... --model M --out DIR --combine FILE.npz`, or that
+                --out DIR (its per-file outputs). Rows are matched by absolute path, then by
+                their path relative to the manifest's folder, then by unique file name;
+                unmatched rows are reported and left out.
   --model       a zoo/exported model (name, folder) or a baseline such as mfcc: the manifest's
-                files are embedded first and cached in --cache (reused on the next run).
+                files are embedded first and cached in --cache (reused on the next run; the
+                cache key covers the model's weights, the files, the seed and the device).
 
 protocols:
   coala  StandardScaler (training rows) + sklearn MLPClassifier(hidden_layer_sizes=(256,)) with
@@ -29,13 +31,15 @@ protocols:
          --grid-points points chosen on validation, early stopping on the valid split
          (patience 20 checks, at most 500 epochs); no standardisation unless --standardize.
 
-tasks (auto-detected; --task overrides):
+tasks (auto-detected and printed with the reason; --task overrides):
   single-label (one label per row)   accuracy, macro F1
   multi-label (tags)                 macro ROC-AUC, macro PR-AUC (single-class tags skipped)
   verification                       EER, minDCF (p_target 0.01, C_miss = C_fa = 1), cosine
                                      scores; from a trials file (CSV enroll,test,label or
                                      VoxCeleb 'LABEL ENROLL TEST' .txt), or --task verification
                                      pairs every two test rows (target = same label)
+auto picks multi-label as soon as one row has no label or several: the 'task:' line says which
+rows made it so.
 A manifest whose rows all have a 'fold' is evaluated leave-one-fold-out (e.g. UrbanSound8K):
 results per fold and mean ± std over folds.
 
@@ -54,7 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--embeddings", metavar="NPZ", help="precomputed embeddings (.npz)")
+    src.add_argument(
+        "--embeddings",
+        metavar="NPZ|DIR",
+        help="precomputed embeddings: the .npz of `musicrep embed --combine`, or its --out folder",
+    )
     src.add_argument(
         "--model",
         metavar="NAME|DIR",
@@ -147,33 +155,33 @@ def _auto_device() -> str:
 def _embed(args: argparse.Namespace) -> str:
     from pathlib import Path
 
-    from musicrep.evaluate import embed_for_evaluation, manifest_files
+    from musicrep.embeddings import EmbeddingCache
+    from musicrep.evaluate import manifest_files
 
     files = manifest_files(args.manifest)
-    cache = Path(args.cache) if args.cache else _default_cache(args.out)
-    npz, report = embed_for_evaluation(
+    cache = EmbeddingCache(Path(args.cache) if args.cache else _default_cache(args.out))
+    entry = cache.get(
         args.model,
         files,
-        cache,
-        batch_size=args.batch_size,
         seed=args.seed,
         device=args.device or _auto_device(),
+        batch_size=args.batch_size,
         progress=not args.quiet,
     )
-    if report is None:
-        print(f"musicrep: using cached embeddings {npz}", file=sys.stderr)
-    else:
-        failed = list(getattr(report, "failed", []) or [])
-        print(
-            f"musicrep: embedded {len(files)} file(s) with {args.model} -> {npz}", file=sys.stderr
-        )
-        if failed:
-            print(f"musicrep: {len(failed)} file(s) could not be embedded:", file=sys.stderr)
-            for path, reason in failed[:10]:
-                print(f"  {path}: {reason}", file=sys.stderr)
-            if len(failed) > 10:
-                print(f"  ... and {len(failed) - 10} more", file=sys.stderr)
-    return str(npz)
+    if entry.cached:
+        print(f"musicrep: using cached embeddings {entry.npz}", file=sys.stderr)
+        return str(entry.npz)
+    print(
+        f"musicrep: embedded {len(files)} file(s) with {args.model} -> {entry.npz}",
+        file=sys.stderr,
+    )
+    if entry.failed:
+        print(f"musicrep: {len(entry.failed)} file(s) could not be embedded:", file=sys.stderr)
+        for path, reason in entry.failed[:10]:
+            print(f"  {path}: {reason}", file=sys.stderr)
+        if len(entry.failed) > 10:
+            print(f"  ... and {len(entry.failed) - 10} more", file=sys.stderr)
+    return str(entry.npz)
 
 
 def run(args: argparse.Namespace) -> int:
