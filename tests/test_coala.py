@@ -40,13 +40,17 @@ def tiny_model(variant: str = "ae_c", num_tags: int = 4, dropout: float = 0.25) 
 
 
 def tiny_objective(model: C.CoalaModel, **kw) -> CoalaObjective:
-    return build_objective(
+    """The objective training ``model``'s encoder; its head replaces ``model.head`` (so that
+    ``model`` is what the objective exports)."""
+    obj = build_objective(
         {"name": "coala", **TINY_TAGS, **kw},
+        encoder=model.encoder,
         task="multilabel",
         num_outputs=model.num_outputs,
-        embed_dim=model.encoder.embed_dim,
         model_config=model.config,
     )
+    model.head = obj.head
+    return obj
 
 
 def clips(n: int = 8, seconds: float = 3.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,11 +113,11 @@ def test_scaler_fitted_on_training_patches_is_stored_and_scales_to_unit_range():
     fe = model.encoder.frontend
     assert not fe.is_fitted
     with pytest.raises(MusicrepError, match="not fitted"):
-        obj(model, {"wave": waves, "target": tags})
-    obj.prepare(model, [{"wave": waves}])
+        obj(model.encoder, {"wave": waves, "target": tags})
+    obj.prepare(model.encoder, [{"wave": waves}])
     assert fe.is_fitted and fe.scale_min.shape == (32,) and (fe.scale_max > fe.scale_min).all()
     obj.eval()
-    patches = obj.patches(model, waves)  # the training patches (fixed noise seed)
+    patches = obj.patches(model.encoder, waves)  # the training patches (fixed noise seed)
     assert patches.shape == (8, 1, 32, 32)
     assert patches.min() == 0.0 and patches.max().item() == pytest.approx(1.0, abs=1e-4)
     per_time = patches.amax(dim=(0, 1, 2))
@@ -235,8 +239,8 @@ def test_total_loss_weights_per_variant():
         tiny_objective(tiny_model("e_c"), audio_weight=5.0)
     with pytest.raises(ConfigError, match="differs from the model"):
         tiny_objective(tiny_model("e_c"), variant="ae_c")
-    with pytest.raises(ConfigError, match="trains COALA models"):
-        obj(create_model("fcn", num_outputs=4), {"wave": torch.zeros(2, 100)})
+    with pytest.raises(ConfigError, match="trains COALA encoders"):
+        tiny_objective(create_model("fcn", num_outputs=4))
 
 
 @pytest.mark.parametrize("variant", C.VARIANTS)
@@ -245,13 +249,14 @@ def test_short_training_decreases_the_loss(variant):
     model = tiny_model(variant, dropout=0.0)  # no dropout: the loss of a fixed batch is smooth
     obj = tiny_objective(model, clip_seconds=3.0, dropout=0.0, noise=0.0)
     waves, tags = clips()
-    obj.prepare(model, [{"wave": waves}])
+    obj.prepare(model.encoder, [{"wave": waves}])
     batch = {"wave": waves, "target": tags}
-    opt = torch.optim.Adam([*model.parameters(), *obj.parameters()], lr=1e-2)
+    params = dict.fromkeys([*model.parameters(), *obj.parameters()])  # the head is shared
+    opt = torch.optim.Adam(list(params), lr=1e-2)
     model.train(), obj.train()
     losses = []
     for _ in range(15):
-        out = obj(model, batch)
+        out = obj(model.encoder, batch)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -265,17 +270,19 @@ def test_short_training_decreases_the_loss(variant):
     # evaluation: tag scores (retrieval scores in the aligned space for AE-C / E-C)
     model.eval(), obj.eval()
     with torch.no_grad():
-        out = obj(model, batch)
+        out = obj(model.encoder, batch)
     assert out["logits"].shape == (8, 4)
     if variant != "cnn":
         assert model.head.has_tag_embeddings
         with torch.no_grad():
-            direct = model.head(model.encoder.backend.encode_patches(obj.patches(model, waves)))
+            direct = model.head(
+                model.encoder.backend.encode_patches(obj.patches(model.encoder, waves))
+            )
         assert torch.allclose(direct, out["logits"], atol=1e-5)
 
 
 def test_shipped_recipes_build():
-    from musicrep.train import load_recipe, resolve_config
+    from musicrep.training import load_recipe, resolve_config
 
     for name, variant, weights in [("coala_ae_c", "ae_c", (5.0, 5.0, 10.0)),
                                    ("coala_e_c", "e_c", (0.0, 0.0, 10.0)),
@@ -286,8 +293,8 @@ def test_shipped_recipes_build():
         assert t["max_epochs"] == (20 if variant == "cnn" else 200)
         assert cfg["data"]["tags"]["max_tags"] == 1000 and cfg["data"]["tags"]["max_df"] == 0.7
         model = create_model(**cfg["model"], num_outputs=1000)
-        obj = build_objective(cfg["objective"], task="multilabel", num_outputs=1000,
-                              model_config=model.config)  # fmt: skip
+        obj = build_objective(cfg["objective"], encoder=model.encoder, task="multilabel",
+                              num_outputs=1000, model_config=model.config)  # fmt: skip
         assert model.variant == obj.variant == variant and obj.weights == weights
         if variant != "cnn":
             assert (obj.temperature, obj.contrastive) == (0.1, "code")
@@ -327,7 +334,7 @@ def test_train_from_the_cli_export_and_embed(tmp_path, capsys):
     assert main(args) == 0
     import csv
 
-    rows = list(csv.DictReader(open(next((run / "logs" / "csv").glob("*/metrics.csv")))))
+    rows = list(csv.DictReader(open(run / "logs" / "metrics.csv")))
     val = [r for r in rows if r.get("val/contrastive")]
     assert len(val) == 2 and all(float(r["val/audio_recon"]) > 0 for r in val)
     assert {"val/roc_auc", "train/loss", "train/tag_recon"} <= set(rows[0])
@@ -350,7 +357,7 @@ def test_train_from_the_cli_export_and_embed(tmp_path, capsys):
         direct = model.encoder(chunk)[0].numpy()
     np.testing.assert_allclose(frames[0], direct, atol=1e-4)
     # the exported model and the in-memory one after loading the checkpoint agree
-    from musicrep.train import load_checkpoint_model
+    from musicrep.training import load_checkpoint_model
 
     ckpt_model, _ = load_checkpoint_model(run / "checkpoints" / "last.ckpt")
     with torch.no_grad():

@@ -26,7 +26,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A one-epoch training run of the tiny model on a 3-tag dataset."""
-    from musicrep.train import load_recipe, train
+    from musicrep.training import load_recipe, train
 
     root = tmp_path_factory.mktemp("io")
     recipe = load_recipe(write_recipe(root / "tiny.yaml", max_epochs=1))
@@ -61,7 +61,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
 
 def test_export_run_and_load_never_unpickle(run_dir, tmp_path, monkeypatch, capsys):
     from musicrep import io
-    from musicrep.train import load_checkpoint_model
+    from musicrep.training import load_checkpoint_model
 
     out = tmp_path / "exported"
     assert main(["export", str(run_dir), str(out)]) == 0
@@ -124,7 +124,8 @@ def test_predict_cli_prints_top_tags_and_reports_bad_files(run_dir, tmp_path, ca
     doc = json.loads(captured.out)
     assert [r["path"] for r in doc["results"]] == [str(good)]
     assert doc["failed"][0]["path"] == str(bad) and "bad.wav" in captured.err
-    assert doc["results"][0]["top"][0]["probability"] == pytest.approx(probs[0], abs=1e-6)
+    # the text output rounds to 3 decimals
+    assert doc["results"][0]["top"][0]["probability"] == pytest.approx(probs[0], abs=5e-4)
 
 
 def test_predict_file_averages_chunks_over_the_whole_file(tmp_path):

@@ -251,12 +251,14 @@ def test_track_evaluation_averages_chunk_probabilities(tmp_path):
 
 def test_validation_step_averages_chunks_per_track_and_leaves_out_failed_tracks():
     from musicrep.objectives import build_objective
-    from musicrep.train import MusicrepModule
+    from musicrep.training import MusicrepModule
 
-    model = _Energy()
-    module = MusicrepModule(
-        model, build_objective("supervised", task="multilabel"), vocab=["a", "b"]
+    encoder = torch.nn.Identity()  # the "embedding" is the chunk; _Energy is the head
+    objective = build_objective(
+        {"name": "supervised", "head": _Energy()}, task="multilabel", vocab=["a", "b"]
     )
+    module = MusicrepModule(encoder, objective)
+    model = objective.export_model(encoder)
     chunks = torch.randn(3, 4, 100) * torch.tensor([0.1, 1.0, 2.0])[:, None, None]
     batch = {
         "chunks": chunks,
@@ -264,7 +266,7 @@ def test_validation_step_averages_chunks_per_track_and_leaves_out_failed_tracks(
         "ok": torch.tensor([True, False, True]),
     }
     module.validation_step(batch, 0)
-    track, target, ok = module._val_outputs[0]
+    track, target, ok = objective._val_outputs[0]
     with torch.no_grad():
         expected = torch.sigmoid(model(chunks.reshape(12, 100))).reshape(3, 4, 2).mean(1)
     torch.testing.assert_close(track[ok], expected[[0, 2]])
@@ -276,7 +278,7 @@ def test_validation_step_averages_chunks_per_track_and_leaves_out_failed_tracks(
 
 @pytest.mark.parametrize("multilabel", [False, True])
 def test_supervised_loss_decreases_on_separable_data(tmp_path, multilabel):
-    from musicrep.models import create_model
+    from musicrep.models import create_encoder
     from musicrep.objectives import build_objective
 
     manifest = Manifest.read(write_dataset(tmp_path, multilabel=multilabel))
@@ -285,12 +287,16 @@ def test_supervised_loss_decreases_on_separable_data(tmp_path, multilabel):
     ds = CropDataset(manifest, "train", vocab, SR, INPUT, task)
     batch = default_collate([ds[i] for i in range(len(ds))])
     torch.manual_seed(0)
-    model = create_model(**{**TINY_MODEL, "num_outputs": len(vocab)})
-    objective = build_objective("supervised", task=task)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    encoder = create_encoder(**{k: v for k, v in TINY_MODEL.items() if k != "head_hidden"})
+    model_config = {**encoder.config, "head_hidden": TINY_MODEL["head_hidden"]}
+    objective = build_objective(
+        "supervised", encoder=encoder, task=task, vocab=vocab, model_config=model_config
+    )
+    params = [*encoder.parameters(), *objective.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-2)
     losses = []
     for _ in range(20):
-        out = objective(model, batch)
+        out = objective(encoder, batch)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -354,7 +360,7 @@ def test_train_run_writes_outputs_then_resumes(tmp_path, capsys):
     assert rc == 0
     last = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["epoch"] == 2 and last["global_step"] == 3 * steps_per_epoch
-    assert _epoch_rows(out / "logs" / "csv" / "version_1" / "metrics.csv") == [2]
+    assert _epoch_rows(out / "logs" / "metrics.csv") == [0, 1, 2]  # one log for the whole run
     assert json.loads((out / "config.json").read_text())["config"]["training"]["max_epochs"] == 3
 
 
@@ -373,7 +379,7 @@ def test_config_errors_name_the_valid_choices(tmp_path, capsys):
     assert "'hihg'" in err and "valid labels: high, low" in err and "did you mean high" in err
     assert main([*args, "--model", "musicnn", "--set", "model.frontend=meel"]) == 2
     assert "'meel'" in capsys.readouterr().err
-    from musicrep.train import apply_overrides, resolve_config
+    from musicrep.training import apply_overrides, resolve_config
 
     cfg = resolve_config(
         apply_overrides({"model": {"name": "fcn"}}, ["training.lr=1e-3", "model.dropout=0.3"])
@@ -382,7 +388,7 @@ def test_config_errors_name_the_valid_choices(tmp_path, capsys):
 
 
 def test_won2020_milestones_scale_with_the_run():
-    from musicrep.train import won2020_milestones
+    from musicrep.training import won2020_milestones
 
     assert won2020_milestones(200) == [80, 100, 120]
     assert won2020_milestones(400) == [80, 100, 120]
@@ -394,7 +400,7 @@ def test_won2020_milestones_scale_with_the_run():
 def test_won2020_schedule_switches_to_sgd_and_reloads_best(tmp_path):
     from lightning.pytorch.callbacks import Callback
 
-    from musicrep.train import Won2020Schedule, load_recipe, train
+    from musicrep.training import Won2020Schedule, load_recipe, train
 
     class Perturb(Callback):
         """Move the weights away from the best checkpoint before the schedule's hook runs."""

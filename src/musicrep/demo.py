@@ -111,7 +111,7 @@ def _facet_scores(run_dir: Path, manifest_path: Path, facet: str, chunks: int) -
     from musicrep.data.dataset import TrackDataset
     from musicrep.data.manifest import Manifest
     from musicrep.evaluate_tracks import evaluate_tracks
-    from musicrep.train import load_checkpoint_model
+    from musicrep.training import load_checkpoint_model
 
     tag_model, meta = load_checkpoint_model(run_dir)
     head = FacetHead(tag_model, meta["vocab"], facet)
@@ -149,7 +149,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo into ``out`` (see the module docstring); returns the table rows."""
     from musicrep.data.corpus import build_corpus
-    from musicrep.train import train
+    from musicrep.training import train
 
     t0 = time.perf_counter()
     out = Path(out)

@@ -349,11 +349,14 @@ def _untrained(name: str, seed: int, input_samples: int | None) -> nn.Module:
 def _with_input_samples(model: nn.Module, input_samples: int | None, where: str) -> nn.Module:
     """Rebuild a zoo model for another input length, keeping its weights."""
     config = getattr(model, "config", None)
-    if input_samples is None or input_samples == model.encoder.input_samples:
+    if input_samples is None or input_samples == getattr(model, "encoder", model).input_samples:
         return model
-    from musicrep.models import create_model
+    from musicrep.models import Encoder, create_model, rebuild_encoder
 
-    new = create_model(**{**config, "input_samples": int(input_samples)})
+    if isinstance(model, Encoder):  # an encoder-only export (self-supervised)
+        new = rebuild_encoder({**config, "input_samples": int(input_samples)})
+    else:
+        new = create_model(**{**config, "input_samples": int(input_samples)})
     try:
         new.load_state_dict(model.state_dict())
     except RuntimeError as exc:
@@ -420,11 +423,12 @@ def resolve_model(
 
             model, _ = load(path, device="cpu")
         else:
-            from musicrep.train import load_checkpoint_model
+            from musicrep.training import load_checkpoint_model
 
             model, _ = load_checkpoint_model(path, map_location="cpu")
         model = _with_input_samples(model, input_samples, where)
-        return EncoderEmbedding(model.encoder, where).to(device).eval()
+        encoder = getattr(model, "encoder", model)  # a tagging model's, or an exported encoder
+        return EncoderEmbedding(encoder, where).to(device).eval()
     from musicrep.models import list_models
 
     zoo = list_models()

@@ -2,17 +2,32 @@
 
 Layout of an exported model folder::
 
-    config.json          {"format": "musicrep.model", "format_version": 1,
-                          "model": {...},           # create_model(**model) rebuilds the network
-                          "task": "multilabel" | "singlelabel",
-                          "vocab": [...],           # output order of the logits
+    config.json          {"format": "musicrep.model", "format_version": 1 or 2,
+                          "kind": "tagging" | "encoder" | ...,
+                          "model": {...},           # the config that rebuilds the network
+                          "task": "multilabel" | "singlelabel",   # kind "tagging"
+                          "vocab": [...],           # output order of the logits ("tagging")
                           "sample_rate": 16000, "input_samples": 59049,
+                          "embed_dim": 256,
                           "musicrep_version": "...", "source": {...}}
     model.safetensors    the network's tensors (safetensors format)
 
+Kinds (:data:`MODEL_KINDS`, which rebuilds the network from ``model``):
+
+- ``"tagging"`` (format version 1): a :class:`~musicrep.models.TaggingModel`, an encoder with
+  its classifier head, ``create_model(**model)``; it predicts the ``vocab`` labels (``musicrep
+  predict``) and embeds with its encoder. What supervised training and COALA export.
+- ``"encoder"`` (format version 2): an :class:`~musicrep.models.Encoder` alone, an embedding
+  model without labels, :func:`~musicrep.models.rebuild_encoder`; what self-supervised
+  objectives export. ``musicrep embed/evaluate/benchmark/hear`` use both kinds alike.
+
+Objectives that export another network register its kind here
+(``@MODEL_KINDS.register("name")``, a function ``meta -> nn.Module``) and give the module
+``export_kind = "name"`` and a ``config`` dict.
+
 :func:`load` reads JSON and safetensors only, so loading a model from an untrusted source cannot
 run code. :func:`export_run` makes such a folder from a training run (its ``best.ckpt``, read with
-``torch.load(weights_only=True)``); :func:`save_model` from any zoo model in memory.
+``torch.load(weights_only=True)``); :func:`save_model` from any model in memory.
 
 Examples
 --------
@@ -28,6 +43,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +52,55 @@ import torch
 from torch import nn
 
 from musicrep.errors import ConfigError
+from musicrep.registry import Registry
 
 #: Value of ``config.json["format"]`` in exported model folders.
 FORMAT = "musicrep.model"
-#: Version of the folder layout; :func:`load` refuses newer versions.
-FORMAT_VERSION = 1
+#: Version of the folder layout; :func:`load` refuses newer versions. Version 1 folders are
+#: tagging models (no ``kind``); version 2 added ``kind`` (and encoder-only models).
+FORMAT_VERSION = 2
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
-_REQUIRED = ("model", "task", "vocab", "sample_rate", "input_samples")
+#: ``kind -> builder(meta) -> nn.Module``: how :func:`load` rebuilds each kind of model.
+MODEL_KINDS: Registry[Callable[[dict], nn.Module]] = Registry("model kind")
+#: Fields every config.json has, and those of each kind.
+_REQUIRED = ("model", "sample_rate", "input_samples")
+_REQUIRED_BY_KIND = {"tagging": ("task", "vocab"), "encoder": ()}
+
+
+@MODEL_KINDS.register("tagging")
+def _tagging_model(meta: dict) -> nn.Module:
+    from musicrep.models import create_model
+
+    return create_model(**meta["model"])
+
+
+@MODEL_KINDS.register("encoder")
+def _encoder_model(meta: dict) -> nn.Module:
+    from musicrep.models import rebuild_encoder
+
+    return rebuild_encoder(meta["model"])
+
+
+def model_kind(model: nn.Module) -> str:
+    """The export kind of ``model`` (its ``export_kind``; ConfigError if it has none)."""
+    kind = getattr(model, "export_kind", None)
+    if not isinstance(kind, str):
+        raise ConfigError(
+            f"{type(model).__name__} cannot be exported (no export_kind)",
+            "export musicrep models: a TaggingModel, an Encoder, or a module whose kind is "
+            "registered in musicrep.io.MODEL_KINDS",
+        )
+    return kind
 
 
 def save_model(
     model: nn.Module,
     out_dir: str | os.PathLike,
     *,
-    vocab: list[str],
-    task: str,
+    vocab: list[str] | None = None,
+    task: str | None = None,
     source: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` as an exported model folder.
@@ -60,14 +108,16 @@ def save_model(
     Parameters
     ----------
     model : nn.Module
-        A zoo model (``model.config`` rebuilds it with ``create_model(**config)``), with
-        ``sample_rate`` and ``input_samples`` (on itself or its ``encoder``).
+        A :class:`~musicrep.models.TaggingModel` (``model.config`` rebuilds it with
+        ``create_model(**config)``), an :class:`~musicrep.models.Encoder` with a ``config``, or
+        a module of a registered kind (:data:`MODEL_KINDS`).
     out_dir : path
         Folder to write (created if needed; ``config.json`` and ``model.safetensors`` in it are
         replaced atomically, weights first, so a folder with a ``config.json`` is complete).
-    vocab : list of str
-        Output labels in logit order.
-    task : {"multilabel", "singlelabel"}
+    vocab : list of str, optional
+        Output labels in logit order (required for tagging models).
+    task : {"multilabel", "singlelabel"}, optional
+        Required for tagging models.
     source : dict, optional
         Provenance recorded under ``"source"`` (run folder, checkpoint, epoch...).
 
@@ -81,28 +131,37 @@ def save_model(
     from musicrep import __version__
     from musicrep.utils import atomic_path, write_json_atomic
 
+    kind = model_kind(model)
+    MODEL_KINDS.get(kind)  # ConfigError listing the kinds if unknown
     config = getattr(model, "config", None)
-    if not isinstance(config, dict) or "name" not in config:
+    if not isinstance(config, dict) or (kind == "tagging" and "name" not in config):
         raise ConfigError(
-            f"{type(model).__name__} has no zoo config; only musicrep.models models can be exported"
+            f"{type(model).__name__} has no config that rebuilds it; only musicrep models "
+            "built by name (create_model, create_encoder, build_encoder) can be exported"
         )
-    if task not in ("multilabel", "singlelabel"):
-        raise ConfigError(f"unknown task {task!r}; valid tasks: multilabel, singlelabel")
-    num_outputs = getattr(model, "num_outputs", None)
-    if num_outputs is not None and num_outputs != len(vocab):
-        raise ConfigError(f"the model has {num_outputs} outputs but the vocabulary {len(vocab)}")
-    enc = getattr(model, "encoder", model)
-    meta = {
+    meta: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1 if kind == "tagging" else FORMAT_VERSION,
+        "kind": kind,
         "model": config,
-        "task": task,
-        "vocab": [str(v) for v in vocab],
-        "sample_rate": int(enc.sample_rate),
-        "input_samples": int(enc.input_samples),
-        "musicrep_version": __version__,
-        "source": source or {},
     }
+    if kind == "tagging" or vocab is not None or task is not None:
+        if task not in ("multilabel", "singlelabel"):
+            raise ConfigError(f"unknown task {task!r}; valid tasks: multilabel, singlelabel")
+        if vocab is None:
+            raise ConfigError("a model with labels needs its vocabulary (vocab=...)")
+        num_outputs = getattr(model, "num_outputs", None)
+        if num_outputs is not None and num_outputs != len(vocab):
+            raise ConfigError(
+                f"the model has {num_outputs} outputs but the vocabulary {len(vocab)}"
+            )
+        meta.update(task=task, vocab=[str(v) for v in vocab])
+    enc = getattr(model, "encoder", model)
+    for key in ("sample_rate", "input_samples", "embed_dim"):
+        value = getattr(enc, key, None)
+        if value is not None:
+            meta[key] = int(value)
+    meta.update(musicrep_version=__version__, source=source or {})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / WEIGHTS_NAME) as tmp:
@@ -111,10 +170,50 @@ def save_model(
     return out
 
 
+def _is_run_folder(p: Path) -> bool:
+    """A folder written by ``musicrep train`` (its config.json holds the run's recipe)."""
+    if (p / "checkpoints").is_dir():
+        return True
+    try:
+        meta = json.loads((p / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and "config" in meta and "format" not in meta
+
+
+def _run_checkpoint(run: Path, checkpoint: str) -> Path:
+    """The checkpoint file of a run folder to export (ConfigError saying what is missing)."""
+    from musicrep.training.checkpoints import run_checkpoints
+
+    target = run / "checkpoints" / f"{checkpoint}.ckpt"
+    if not run_checkpoints(run):
+        if _is_run_folder(run):
+            raise ConfigError(
+                f"{run} has no checkpoint: the run stopped before its first epoch ended "
+                "(checkpoints/best.ckpt and last.ckpt are missing)",
+                f"continue it first: musicrep train --out {run} --resume",
+            )
+        raise ConfigError(
+            f"{run} is not a run folder written by 'musicrep train' (no checkpoints/)",
+            "pass the --out folder of a training run",
+        )
+    last = run / "checkpoints" / "last.ckpt"
+    if checkpoint == "best" and not target.is_file() and last.is_file():
+        warnings.warn(
+            f"{target} does not exist (no validation ran): exporting {last}", stacklevel=3
+        )
+        target = last
+    return target
+
+
 def export_run(
     run_dir: str | os.PathLike, out_dir: str | os.PathLike, checkpoint: str = "best"
 ) -> Path:
     """Export a training run's checkpoint as a model folder.
+
+    What is exported is what the run's objective exports
+    (:meth:`~musicrep.objectives.Objective.export_model`): a tagging model with its vocabulary
+    for supervised training and COALA, the encoder alone for self-supervised objectives.
 
     Parameters
     ----------
@@ -124,28 +223,17 @@ def export_run(
         Destination folder.
     checkpoint : {"best", "last"}
         Which checkpoint of the run. ``"best"`` falls back to ``last.ckpt`` (with a warning) when
-        the run never validated (e.g. stopped by ``max_steps`` before its first validation).
+        the run never validated (e.g. stopped by ``max_steps`` before its first validation); a
+        checkpoint that cannot be read (truncated, corrupt) falls back to the other one, with a
+        warning, when it can be read.
     """
-    from musicrep.train import load_checkpoint_model
+    from musicrep.training.checkpoints import load_checkpoint_model
 
     run = Path(run_dir)
     if checkpoint not in ("best", "last"):
         raise ConfigError(f"checkpoint must be 'best' or 'last'; got {checkpoint!r}")
-    target = run
-    if run.is_dir():
-        target = run / "checkpoints" / f"{checkpoint}.ckpt"
-        last = run / "checkpoints" / "last.ckpt"
-        if checkpoint == "best" and not target.is_file() and last.is_file():
-            warnings.warn(
-                f"{target} does not exist (no validation ran): exporting {last}", stacklevel=2
-            )
-            target = last
-        if not target.is_file():
-            raise ConfigError(
-                f"{target} does not exist",
-                "is this a run folder written by 'musicrep train'? (it has checkpoints/)",
-            )
-    model, meta = load_checkpoint_model(target)
+    target = _run_checkpoint(run, checkpoint) if run.is_dir() else run
+    model, meta = load_checkpoint_model(target, prefer=checkpoint)
     source = {
         "run": str(run.resolve()),
         "checkpoint": meta["checkpoint"],
@@ -155,7 +243,7 @@ def export_run(
 
 
 def read_config(path: str | os.PathLike) -> dict:
-    """The checked ``config.json`` of an exported model folder."""
+    """The checked ``config.json`` of an exported model folder (``kind`` filled in)."""
     folder = _folder(path)
     cfg_path = folder / CONFIG_NAME
     try:
@@ -170,9 +258,13 @@ def read_config(path: str | os.PathLike) -> dict:
             f"up to {FORMAT_VERSION}",
             "upgrade musicrep",
         )
-    missing = [k for k in _REQUIRED if k not in meta]
+    meta.setdefault("kind", "tagging")
+    required = _REQUIRED + _REQUIRED_BY_KIND.get(meta["kind"], ())
+    missing = [k for k in required if k not in meta]
     if missing:
         raise ConfigError(f"{cfg_path} lacks {', '.join(missing)}")
+    meta.setdefault("vocab", None)
+    meta.setdefault("task", None)
     return meta
 
 
@@ -183,10 +275,23 @@ def _folder(path: str | os.PathLike) -> Path:
     if not p.exists():
         raise ConfigError(f"model folder {p} does not exist")
     if not (p / CONFIG_NAME).is_file() or not (p / WEIGHTS_NAME).is_file():
-        hint = "export a model with 'musicrep export RUN_DIR OUT_DIR'"
-        if (p / "checkpoints").is_dir():
-            hint = f"this is a training run; export it first: musicrep export {p} OUT_DIR"
-        raise ConfigError(f"{p} is not an exported model ({CONFIG_NAME} + {WEIGHTS_NAME})", hint)
+        if _is_run_folder(p):
+            from musicrep.training.checkpoints import run_checkpoints
+
+            if not run_checkpoints(p):
+                raise ConfigError(
+                    f"{p} is a training run without a checkpoint: it stopped before its first "
+                    "epoch ended, so there is no model to load",
+                    f"continue it first: musicrep train --out {p} --resume",
+                )
+            raise ConfigError(
+                f"{p} is a training run, not an exported model ({CONFIG_NAME} + {WEIGHTS_NAME})",
+                f"export it first: musicrep export {p} OUT_DIR",
+            )
+        raise ConfigError(
+            f"{p} is not an exported model ({CONFIG_NAME} + {WEIGHTS_NAME})",
+            "export a model with 'musicrep export RUN_DIR OUT_DIR'",
+        )
     return p
 
 
@@ -203,19 +308,20 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[n
     Returns
     -------
     model : nn.Module
-        The rebuilt network in eval mode; ``model(wave (batch, input_samples))`` gives logits
-        ``(batch, len(vocab))``.
+        The rebuilt network in eval mode: for a tagging model a
+        :class:`~musicrep.models.TaggingModel` (``model(wave (batch, input_samples))`` gives
+        logits ``(batch, len(vocab))``), for an encoder-only model the
+        :class:`~musicrep.models.Encoder` (``(batch, input_samples)`` -> ``(batch,
+        embed_dim)``).
     meta : dict
-        The folder's ``config.json``: ``vocab``, ``task``, ``sample_rate``, ``input_samples``,
-        ``model`` (config), ``source``...
+        The folder's ``config.json``: ``kind``, ``vocab`` and ``task`` (None without labels),
+        ``sample_rate``, ``input_samples``, ``model`` (config), ``source``...
     """
     from safetensors.torch import load_model as st_load_model
 
-    from musicrep.models import create_model
-
     folder = _folder(path)
     meta = read_config(folder)
-    model = create_model(**meta["model"])
+    model = MODEL_KINDS.get(meta["kind"])(meta)
     missing, unexpected = st_load_model(
         model, str(folder / WEIGHTS_NAME), strict=False, device=str(torch.device(device))
     )
@@ -258,6 +364,12 @@ def predict_file(
     from musicrep import audio
     from musicrep.evaluate_tracks import activation_for
 
+    if not meta.get("task"):
+        raise ConfigError(
+            "this model has no labels to predict (an embedding model, kind "
+            f"{meta.get('kind', '?')!r})",
+            "compute its embeddings with 'musicrep embed' instead",
+        )
     n_in = int(meta["input_samples"])
     wave, _ = audio.load(path, sr=int(meta["sample_rate"]))
     n = max(1, math.ceil(len(wave) / n_in))
@@ -282,8 +394,10 @@ def predict_file(
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "MODEL_KINDS",
     "export_run",
     "load",
+    "model_kind",
     "predict_file",
     "read_config",
     "save_model",

@@ -9,8 +9,12 @@ examples:
   musicrep export runs/hcnn models/hcnn            best checkpoint (lowest validation loss)
   musicrep export runs/hcnn models/hcnn-last --checkpoint last
 
-The folder holds config.json (model config, vocabulary, task, sample rate, input length) and
-model.safetensors; load it with musicrep.load(DIR) or use it with musicrep predict --model DIR.
+What is exported depends on the run's objective: supervised and COALA runs give a tagging
+model (encoder + head, with its vocabulary and task: musicrep predict --model DIR), label-free
+objectives the encoder alone (an embedding model). Both work with musicrep embed, evaluate,
+benchmark and the HEAR API. The folder holds config.json (kind, model config, sample rate,
+input length; vocabulary and task for tagging models) and model.safetensors; load it with
+musicrep.load(DIR). A checkpoint that cannot be read falls back to the run's other one.
 """
 
 
@@ -35,8 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
     out = export_run(args.run_dir, args.out_dir, checkpoint=args.checkpoint)
     meta = read_config(out)
-    print(
-        f"exported {meta['model']['name']} ({meta['task']}, {len(meta['vocab'])} labels, "
-        f"{meta['sample_rate']} Hz, {meta['input_samples']} samples per chunk) to {out}"
-    )
+    name = meta["model"].get("name") or meta["model"].get("backend") or meta["kind"]
+    shape = f"{meta['sample_rate']} Hz, {meta['input_samples']} samples per chunk"
+    if meta.get("vocab"):
+        what = f"{name} ({meta['task']}, {len(meta['vocab'])} labels, {shape})"
+    else:
+        dim = f"{meta['embed_dim']}-d, " if meta.get("embed_dim") else ""
+        what = f"{name} {meta['kind']} (embedding model, {dim}{shape})"
+    print(f"exported {what} to {out}")
     return 0

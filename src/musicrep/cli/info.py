@@ -13,14 +13,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "examples:\n  musicrep list frontends\n  musicrep list frontends --seconds 5\n  musicrep list models",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("what", choices=["frontends", "models"], help="what to list")
+    p.add_argument("what", choices=["frontends", "models", "objectives"], help="what to list")
     p.add_argument(
         "--seconds", type=float, default=1.0, help="input length for the shapes shown (default 1)"
     )
     p.set_defaults(func=run)
 
 
+def _print_objectives() -> None:
+    from musicrep.objectives import OBJECTIVES
+
+    print(f"{'objective':<24} {'labels':<7} description")
+    for name in OBJECTIVES.names():
+        factory = OBJECTIVES.get(name)
+        labels = "yes" if getattr(factory, "needs_labels", True) else "no"
+        doc = (factory.__doc__ or "").strip().splitlines()
+        print(f"{name:<24} {labels:<7} {doc[0].replace('``', '') if doc else ''}")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.what == "objectives":
+        _print_objectives()
+        return 0
     if args.what == "models":
         from musicrep.cli.models import print_model_table
 

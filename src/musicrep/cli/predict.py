@@ -46,7 +46,7 @@ def _load(path: str, device: str):
 
     p = Path(path)
     if (p / "checkpoints").is_dir() and not (p / "model.safetensors").is_file():
-        from musicrep.train import load_checkpoint_model
+        from musicrep.training import load_checkpoint_model
 
         return load_checkpoint_model(p, map_location=device)
     return load(p, device=device)
@@ -63,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--top must be positive; got {args.top}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, meta = _load(args.model, device)
+    if not meta.get("vocab"):
+        raise ConfigError(
+            f"{args.model} is an embedding model: it has no labels to predict",
+            f"compute its embeddings instead: musicrep embed FILES --model {args.model} --out DIR",
+        )
     vocab = meta["vocab"]
     results, failed = [], []
     for path in args.files:

@@ -11,12 +11,36 @@ examples:
   musicrep train --model musicnn --manifest data/corpus/style.csv --max-epochs 20
   musicrep train --recipe configs/fcn.yaml --manifest m.csv --set training.lr=1e-3 data.num_workers=4
   musicrep train --out runs/hcnn --resume               continue from runs/hcnn/checkpoints/last.ckpt
+  musicrep train --out runs/hcnn --overwrite --recipe configs/hcnn.yaml --manifest m.csv
+  musicrep train --recipe configs/coala_ae_c.yaml --manifest data/corpus/freetags.csv
   musicrep train --model musicnn --manifest m.csv --devices 2 --strategy ddp
 
+objectives (the recipe's objective: section; `musicrep list objectives`):
+  An objective receives the encoder built from the recipe's model: section and owns everything
+  else: its heads or decoders, the loss, which views a batch carries, whether labels are needed,
+  the metric that selects the best checkpoint, the final evaluation and what is exported.
+  supervised     BCE over tags (multi-label manifest) or cross-entropy over classes; exports the
+                 encoder + head (musicrep predict), evaluated track by track on the test split
+  coala          COALA's audio/tag autoencoders + contrastive loss (configs/coala_*.yaml)
+  Label-free objectives train on manifests without labels and export the encoder alone (an
+  embedding model for musicrep embed/evaluate/benchmark).
+
+views (what a batch holds, declared by the objective):
+  wave (a random crop) + target; two independently augmented crops of one clip (contrastive);
+  a clean crop and a distorted copy; a crop of the same track and one of another track (LIM/GIM);
+  whole tracks in equally spaced chunks (validation of tagging objectives).
+
+task: inferred from the manifest (one label per row: single-label, else multi-label) unless
+data.task is set; the run prints which task it uses and why.
+
 The run folder holds config.yaml/config.json (resolved recipe, vocabulary, seed, package
-versions), vocab.json, skipped.txt, checkpoints/{best,last}.ckpt, logs/ (CSV, TensorBoard) and
-results.json (test split: macro ROC-AUC/PR-AUC for tags, accuracy/macro F1 for classes).
-Recipe keys: see musicrep.train.DataConfig, TrainingConfig, EvaluationConfig.
+versions), vocab.json, skipped.txt, checkpoints/{best,last}.ckpt (written atomically),
+logs/metrics.csv (one file for the whole run) and logs/tensorboard/, and results.json (the
+objective's test evaluation). Without a terminal, one line per epoch is printed.
+--resume continues exactly where the last checkpoint left off (same data order and random
+state as an uninterrupted run); a run stopped before its first checkpoint starts again.
+Recipe keys: see musicrep.training.config (DataConfig, TrainingConfig, EvaluationConfig) and
+configs/README.md; schedules: plateau, cosine, none, polynomial, won2020.
 """
 
 
@@ -24,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model on a manifest (checkpoints, logs, test results)",
-        description="Train a model from a recipe on a manifest, then evaluate the best "
-        "checkpoint track by track on the test split.",
+        description="Train an encoder under an objective (supervised tagging, COALA, "
+        "self-supervised...) from a recipe on a manifest, then run the objective's final "
+        "evaluation of the best checkpoint on the test split.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,6 +76,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue the run in --out from its last.ckpt (its saved config is reused)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="remove the run's files in --out (checkpoints, logs, results) and start again",
+    )
     p.add_argument("--max-epochs", type=int, metavar="N", help="sets training.max_epochs")
     p.add_argument("--devices", metavar="N", help="sets training.devices (e.g. 2, or auto)")
     p.add_argument("--strategy", metavar="NAME", help="sets training.strategy (e.g. ddp)")
@@ -62,8 +92,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace) -> dict:
     """The recipe dict described by the command-line arguments (before defaults)."""
     from musicrep.errors import ConfigError
-    from musicrep.train import apply_overrides, load_recipe, read_run_config
+    from musicrep.training import apply_overrides, load_recipe, read_run_config
 
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other")
     if args.resume:
         if not args.out:
             raise ConfigError("--resume needs --out RUN_DIR (the run to continue)")
@@ -96,10 +128,16 @@ def build_config(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicrep.train import train
+    from musicrep.training import train
 
     config = build_config(args)
-    result = train(config, out=args.out, resume=args.resume, command=["musicrep", *sys.argv[1:]])
+    result = train(
+        config,
+        out=args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        command=["musicrep", *sys.argv[1:]],
+    )
     if result.rank_zero:
         print(f"run folder: {result.run_dir}")
         if result.best_checkpoint:

@@ -89,13 +89,17 @@ def vocabulary(manifest: Iterable) -> list[str]:
     return sorted({label for r in manifest for label in r.labels})
 
 
-def check_task(task: str) -> str:
+def check_task(task: str | None, allow_none: bool = False) -> str | None:
+    if task is None and allow_none:
+        return None
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
     return task
 
 
-def _target(labels: Sequence[str], index: dict[str, int], task: str) -> Any:
+def _target(labels: Sequence[str], index: dict[str, int], task: str | None) -> Any:
+    if task is None:
+        return None
     if task == "multilabel":
         hot = np.zeros(len(index), dtype=np.float32)
         for label in labels:
@@ -113,16 +117,16 @@ def _target(labels: Sequence[str], index: dict[str, int], task: str) -> Any:
 def prepare_items(
     rows: Sequence,
     vocab: Sequence[str],
-    task: str,
+    task: str | None,
     *,
     split: str | None = None,
 ) -> tuple[list[_Item], list[SkippedFile]]:
     """Check each row's label and file header; return usable items and the skipped rows.
 
     Only headers are read (:func:`musicrep.audio.info`), no audio is decoded. Each skipped row is
-    also logged as a warning.
+    also logged as a warning. ``task=None`` ignores the labels (items carry no target).
     """
-    check_task(task)
+    check_task(task, allow_none=True)
     index = {label: j for j, label in enumerate(vocab)}
     items: list[_Item] = []
     skipped: list[SkippedFile] = []
@@ -212,7 +216,7 @@ class _ManifestDataset(Dataset):
         self.vocab = list(vocab)
         self.sample_rate = int(sample_rate)
         self.input_samples = int(input_samples)
-        self.task = check_task(task)
+        self.task = check_task(task, allow_none=True)
         self.failure_log = failure_log
         rows = split_rows(manifest, split)
         self.items, self.skipped = prepare_items(rows, self.vocab, self.task, split=split)
@@ -222,6 +226,8 @@ class _ManifestDataset(Dataset):
         return len(self.items)
 
     def _target_tensor(self, item: _Item) -> torch.Tensor:
+        if self.task is None:
+            raise ConfigError("this dataset has no labels (task=None)")
         if self.task == "multilabel":
             return torch.from_numpy(item.target)
         return torch.tensor(item.target, dtype=torch.long)
@@ -297,21 +303,27 @@ class CropDataset(_ManifestDataset):
         """Select the crops of ``epoch`` (called by the trainer at every epoch start)."""
         self.epoch = int(epoch)
 
-    def crop_start(self, index: int) -> int:
-        """Offset of item ``index``'s crop in this epoch, in native frames from its region start."""
+    def crop_start(self, index: int, key: Sequence[int] = (), samples: int | None = None) -> int:
+        """Offset of item ``index``'s crop in this epoch, in native frames from its region start.
+
+        ``key`` (extra integers) draws another crop of the same item and epoch, ``samples`` one
+        of another length (default ``input_samples``).
+        """
         item = self.items[index]
-        crop = int(np.ceil(self.input_samples * item.native_sr / self.sample_rate))
+        n = self.input_samples if samples is None else int(samples)
+        crop = int(np.ceil(n * item.native_sr / self.sample_rate))
         room = item.region_frames - crop
         if room <= 0:
             return 0
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        rng = np.random.default_rng((self.seed, self.epoch, index, *key))
         return int(rng.integers(0, room + 1))
 
-    def _crop(self, index: int) -> np.ndarray:
+    def _crop(self, index: int, key: Sequence[int] = (), samples: int | None = None) -> np.ndarray:
         item = self.items[index]
-        crop = int(np.ceil(self.input_samples * item.native_sr / self.sample_rate))
-        wave = _load_region(item, self.sample_rate, self.crop_start(index), crop)
-        return _fit_length(wave, self.input_samples)
+        n = self.input_samples if samples is None else int(samples)
+        crop = int(np.ceil(n * item.native_sr / self.sample_rate))
+        wave = _load_region(item, self.sample_rate, self.crop_start(index, key, n), crop)
+        return _fit_length(wave, n)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         n = len(self.items)

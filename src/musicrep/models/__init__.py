@@ -30,8 +30,14 @@ from musicrep.models import (  # noqa: F401
     samplecnn,
     shortchunk,
 )
-from musicrep.models.encoder import Encoder, TaggingModel, build_encoder
-from musicrep.models.factory import create_encoder, create_model, list_models, model_spec
+from musicrep.models.encoder import Encoder, TaggingModel, build_encoder, rebuild_encoder
+from musicrep.models.factory import (
+    create_encoder,
+    create_head,
+    create_model,
+    list_models,
+    model_spec,
+)
 from musicrep.models.spec import MODEL_SPECS, ModelSpec
 
 __all__ = [
@@ -41,7 +47,9 @@ __all__ = [
     "TaggingModel",
     "build_encoder",
     "create_encoder",
+    "create_head",
     "create_model",
     "list_models",
     "model_spec",
+    "rebuild_encoder",
 ]

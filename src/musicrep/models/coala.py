@@ -667,6 +667,94 @@ class CoalaModel(TaggingModel):
         self.variant = str(config["variant"])
 
 
+def create_coala_encoder(
+    spec: ModelSpec,
+    *,
+    frontend: str | None = None,
+    frontend_kwargs: dict[str, Any] | None = None,
+    backend_kwargs: dict[str, Any] | None = None,
+    input_samples: int | None = None,
+) -> Encoder:
+    """The COALA audio encoder alone (the ``encoder_factory`` of the ``coala`` spec; use
+    ``create_encoder("coala", ...)``); options as :func:`create_coala_model`."""
+    if frontend not in (None, spec.frontend):
+        raise ConfigError(
+            f"the COALA model needs its own front-end {spec.frontend!r}; got {frontend!r}",
+            "COALA's patch selection and stored min-max scaling are part of the method; "
+            "change its options with frontend_kwargs",
+        )
+    fe_kwargs = {"sample_rate": spec.sample_rate, **spec.frontend_kwargs, **(frontend_kwargs or {})}
+    be_kwargs = {**spec.backend_kwargs, **(backend_kwargs or {})}
+    fe = FRONTENDS.create(spec.frontend, **fe_kwargs)
+    be_kwargs.setdefault("patch_frames", fe.patch_frames)
+    if be_kwargs["patch_frames"] != fe.patch_frames:
+        raise ConfigError(
+            f"backend_kwargs.patch_frames={be_kwargs['patch_frames']} differs from the front-end's "
+            f"patch_frames={fe.patch_frames}",
+            "set frontend_kwargs.patch_frames only",
+        )
+    n = fe.min_samples() if input_samples is None else int(input_samples)
+    if n < fe.min_samples():
+        raise ConfigError(
+            f"input_samples={n} is shorter than one COALA patch ({fe.patch_frames} frames)",
+            f"use at least {fe.min_samples()} samples "
+            f"({fe.min_samples() / fe.sample_rate:.2f} s at {fe.sample_rate} Hz)",
+        )
+    encoder = build_encoder(fe, spec.backend, n, backend_kwargs=be_kwargs)
+    encoder.config = {
+        "name": spec.name,
+        "frontend": spec.frontend,
+        "frontend_kwargs": fe_kwargs,
+        "backend_kwargs": be_kwargs,
+        "input_samples": n,
+    }
+    return encoder
+
+
+def create_coala_head(
+    variant: str,
+    embed_dim: int,
+    num_outputs: int,
+    *,
+    dropout: float | None = None,
+    head_hidden: int | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The head of a COALA variant for an encoder of ``embed_dim``: the projection AFF_a with
+    tag-retrieval scores (AE-C, E-C) or the CNN baseline's classifier.
+
+    Returns the head and its part of the model config (``num_outputs``, ``variant``,
+    ``dropout``, ``head_hidden``).
+    """
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown COALA variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
+        raise ConfigError(f"num_outputs must be a positive integer; got {num_outputs!r}")
+    if head_hidden is not None and variant != "cnn":
+        raise ConfigError("head_hidden applies to the 'cnn' variant only")
+    p = DROPOUT if dropout is None else float(dropout)
+    if variant == "cnn":
+        head: nn.Module = CoalaTagClassifier(embed_dim, num_outputs, head_hidden)
+    else:
+        head = CoalaProjectionHead(embed_dim, num_outputs, p)
+    config = {
+        "num_outputs": int(num_outputs),
+        "variant": variant,
+        "dropout": p,
+        "head_hidden": None if head_hidden is None else int(head_hidden),
+    }
+    return head, config
+
+
+def coala_model_config(encoder_config: dict[str, Any], head_config: dict[str, Any]) -> dict:
+    """The config of a :class:`CoalaModel` (``create_model(**config)``) from its parts'."""
+    enc = dict(encoder_config)
+    config = {"name": enc.pop("name"), "num_outputs": head_config["num_outputs"]}
+    config["variant"] = head_config["variant"]
+    config.update(enc)
+    config.update({k: head_config[k] for k in ("dropout", "head_hidden")})
+    return config
+
+
 def create_coala_model(
     spec: ModelSpec,
     num_outputs: int = 50,
@@ -699,61 +787,29 @@ def create_coala_model(
     head_hidden : int, optional
         Hidden size of the CNN baseline's head (default the embedding size, 1152).
     """
-    if variant not in VARIANTS:
-        raise ConfigError(f"unknown COALA variant {variant!r}; valid: {', '.join(VARIANTS)}")
-    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
-        raise ConfigError(f"num_outputs must be a positive integer; got {num_outputs!r}")
-    if frontend not in (None, spec.frontend):
-        raise ConfigError(
-            f"the COALA model needs its own front-end {spec.frontend!r}; got {frontend!r}",
-            "COALA's patch selection and stored min-max scaling are part of the method; "
-            "change its options with frontend_kwargs",
-        )
-    if head_hidden is not None and variant != "cnn":
-        raise ConfigError("head_hidden applies to the 'cnn' variant only")
-    fe_kwargs = {"sample_rate": spec.sample_rate, **spec.frontend_kwargs, **(frontend_kwargs or {})}
-    be_kwargs = {**spec.backend_kwargs, **(backend_kwargs or {})}
-    fe = FRONTENDS.create(spec.frontend, **fe_kwargs)
-    be_kwargs.setdefault("patch_frames", fe.patch_frames)
-    if be_kwargs["patch_frames"] != fe.patch_frames:
-        raise ConfigError(
-            f"backend_kwargs.patch_frames={be_kwargs['patch_frames']} differs from the front-end's "
-            f"patch_frames={fe.patch_frames}",
-            "set frontend_kwargs.patch_frames only",
-        )
-    n = fe.min_samples() if input_samples is None else int(input_samples)
-    if n < fe.min_samples():
-        raise ConfigError(
-            f"input_samples={n} is shorter than one COALA patch ({fe.patch_frames} frames)",
-            f"use at least {fe.min_samples()} samples "
-            f"({fe.min_samples() / fe.sample_rate:.2f} s at {fe.sample_rate} Hz)",
-        )
-    encoder = build_encoder(fe, spec.backend, n, backend_kwargs=be_kwargs)
-    p = DROPOUT if dropout is None else float(dropout)
-    if variant == "cnn":
-        head: nn.Module = CoalaTagClassifier(encoder.embed_dim, num_outputs, head_hidden)
-    else:
-        head = CoalaProjectionHead(encoder.embed_dim, num_outputs, p)
-    config = {
-        "name": spec.name,
-        "num_outputs": int(num_outputs),
-        "variant": variant,
-        "frontend": spec.frontend,
-        "frontend_kwargs": fe_kwargs,
-        "backend_kwargs": be_kwargs,
-        "input_samples": n,
-        "dropout": p,
-        "head_hidden": None if head_hidden is None else int(head_hidden),
-    }
-    return CoalaModel(encoder, head, num_outputs, config)
+    encoder = create_coala_encoder(
+        spec,
+        frontend=frontend,
+        frontend_kwargs=frontend_kwargs,
+        backend_kwargs=backend_kwargs,
+        input_samples=input_samples,
+    )
+    head, head_config = create_coala_head(
+        variant, encoder.embed_dim, num_outputs, dropout=dropout, head_hidden=head_hidden
+    )
+    return CoalaModel(encoder, head, num_outputs, coala_model_config(encoder.config, head_config))
+
+
+def is_coala_encoder(encoder: nn.Module | None) -> bool:
+    """Whether ``encoder`` has the COALA front-end and back-end."""
+    return isinstance(getattr(encoder, "frontend", None), CoalaLogMel) and isinstance(
+        getattr(encoder, "backend", None), CoalaConvBackend
+    )
 
 
 def is_coala_model(model: nn.Module) -> bool:
     """Whether ``model`` is a COALA model (its encoder has the COALA front-end and back-end)."""
-    enc = getattr(model, "encoder", None)
-    return isinstance(getattr(enc, "frontend", None), CoalaLogMel) and isinstance(
-        getattr(enc, "backend", None), CoalaConvBackend
-    )
+    return is_coala_encoder(getattr(model, "encoder", None))
 
 
 # ------------------------------------------------------------------------ registration
@@ -788,6 +844,7 @@ COALA = register_model(
         "create_model('coala', variant='ae_c'|'e_c'|'cnn'); train with the 'coala' objective "
         "(configs/coala_*.yaml).",
         factory=create_coala_model,
+        encoder_factory=create_coala_encoder,
     )
 )
 
@@ -801,7 +858,11 @@ __all__ = [
     "CoalaTagClassifier",
     "CoalaTagDecoder",
     "CoalaTagEncoder",
+    "coala_model_config",
+    "create_coala_encoder",
+    "create_coala_head",
     "create_coala_model",
+    "is_coala_encoder",
     "is_coala_model",
     "max_energy_patches",
     "num_patches",

@@ -27,6 +27,11 @@ class Encoder(nn.Module):
         Built for ``frontend.output_shape(input_samples)``.
     input_samples : int
         Native chunk length in samples (the length the back-end was built for).
+    config : dict, optional
+        JSON-serialisable; :func:`rebuild_encoder` rebuilds the identical architecture from it
+        (set by :func:`~musicrep.models.create_encoder` and :func:`build_encoder` when the
+        parts are given by name; None for encoders assembled from built modules, which can
+        then not be exported).
 
     Attributes
     ----------
@@ -39,9 +44,19 @@ class Encoder(nn.Module):
         Size of :meth:`forward_sequence` steps (None: no sequence output).
     sequence_hop : float or None
         Input samples per :meth:`forward_sequence` step.
+    config : dict or None
     """
 
-    def __init__(self, frontend: Frontend, backend: Backend, input_samples: int):
+    #: What :func:`musicrep.io.save_model` writes for it: an embedding model (no head, no labels).
+    export_kind = "encoder"
+
+    def __init__(
+        self,
+        frontend: Frontend,
+        backend: Backend,
+        input_samples: int,
+        config: dict[str, Any] | None = None,
+    ):
         super().__init__()
         self.frontend = frontend
         self.backend = backend
@@ -49,6 +64,7 @@ class Encoder(nn.Module):
         self.input_samples = int(input_samples)
         self.embed_dim = int(backend.embed_dim)
         self.sequence_dim = backend.sequence_dim
+        self.config = config
 
     @property
     def input_seconds(self) -> float:
@@ -209,7 +225,45 @@ def build_encoder(
             f"samples) cannot feed back-end {backend!r}: {exc.message}",
             exc.hint,
         ) from None
-    return Encoder(fe, be, int(input_samples))
+    config = None
+    if isinstance(frontend, str):
+        config = _json_config(
+            {
+                "frontend": fe_name,
+                "backend": backend,
+                "input_samples": int(input_samples),
+                "frontend_kwargs": dict(frontend_kwargs or {}),
+                "backend_kwargs": dict(backend_kwargs or {}),
+            }
+        )
+    return Encoder(fe, be, int(input_samples), config)
+
+
+def _json_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as plain JSON types (ConfigError naming the problem if it is not)."""
+    import json
+
+    try:
+        return json.loads(json.dumps(config))
+    except TypeError as exc:
+        raise ConfigError(f"model options must be JSON-serialisable: {exc}") from None
+
+
+def rebuild_encoder(config: dict[str, Any]) -> Encoder:
+    """The encoder described by an :attr:`Encoder.config` (untrained weights).
+
+    A config with a ``name`` is a zoo encoder (:func:`~musicrep.models.create_encoder`), one
+    without is a front-end/back-end pair (:func:`build_encoder`).
+    """
+    config = dict(config)
+    if "name" in config:
+        from musicrep.models.factory import create_encoder
+
+        return create_encoder(**config)
+    try:
+        return build_encoder(**config)
+    except TypeError as exc:
+        raise ConfigError(f"not an encoder config: {exc}") from None
 
 
 class TaggingModel(nn.Module):
@@ -227,6 +281,9 @@ class TaggingModel(nn.Module):
     ----------
     num_outputs : int
     """
+
+    #: What :func:`musicrep.io.save_model` writes for it: a model with labels (``vocab``, ``task``).
+    export_kind = "tagging"
 
     def __init__(self, encoder: Encoder, head: nn.Module, num_outputs: int, config: dict):
         super().__init__()
@@ -256,4 +313,4 @@ class TaggingModel(nn.Module):
         return self.encoder(wave)
 
 
-__all__ = ["Encoder", "TaggingModel", "build_encoder"]
+__all__ = ["Encoder", "TaggingModel", "build_encoder", "rebuild_encoder"]

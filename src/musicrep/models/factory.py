@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
 from musicrep.errors import ConfigError
 from musicrep.frontends import FRONTENDS
-from musicrep.models.encoder import Encoder, TaggingModel, _accepts, build_encoder
+from musicrep.models.encoder import Encoder, TaggingModel, _accepts, _json_config, build_encoder
 from musicrep.models.spec import MODEL_SPECS, SAME_AS_EMBED, ModelSpec
 from musicrep.nn import ClassifierHead
 
@@ -45,6 +44,10 @@ def _resolve(
     return fe_name, fe_kwargs, be_kwargs
 
 
+#: Keys of a model config that describe the encoder (the rest describe heads).
+ENCODER_KEYS = ("name", "frontend", "frontend_kwargs", "backend_kwargs", "input_samples")
+
+
 def create_encoder(
     name: str,
     *,
@@ -55,12 +58,82 @@ def create_encoder(
 ) -> Encoder:
     """The encoder (front-end + back-end) of model ``name``, without a head.
 
-    Same overrides as :func:`create_model`.
+    Same overrides as :func:`create_model`. The encoder's ``config`` rebuilds it:
+    ``create_encoder(**encoder.config)``; it is the :data:`ENCODER_KEYS` part of the config of
+    ``create_model`` with the same options, and the parameters are drawn in the same order, so
+    with the same seed both give the same encoder weights.
     """
     spec = model_spec(name)
+    if spec.encoder_factory is not None:
+        given = {
+            "frontend": frontend,
+            "frontend_kwargs": frontend_kwargs,
+            "backend_kwargs": backend_kwargs,
+            "input_samples": input_samples,
+        }
+        return spec.encoder_factory(spec, **{k: v for k, v in given.items() if v is not None})
     fe_name, fe_kwargs, be_kwargs = _resolve(spec, frontend, frontend_kwargs, backend_kwargs)
     n = int(input_samples) if input_samples is not None else spec.input_samples
-    return build_encoder(fe_name, spec.backend, n, fe_kwargs, be_kwargs)
+    encoder = build_encoder(fe_name, spec.backend, n, fe_kwargs, be_kwargs)
+    encoder.config = _json_config(
+        {
+            "name": name,
+            "frontend": fe_name,
+            "frontend_kwargs": fe_kwargs,
+            "backend_kwargs": be_kwargs,
+            "input_samples": n,
+        }
+    )
+    return encoder
+
+
+def create_head(
+    name: str | None,
+    embed_dim: int,
+    num_outputs: int,
+    *,
+    dropout: float | None = None,
+    head_hidden: int | str | None = _UNSET,
+) -> tuple[ClassifierHead, dict[str, Any]]:
+    """The classifier head of zoo model ``name`` (its hidden size and dropout) for an encoder.
+
+    Parameters
+    ----------
+    name : str or None
+        Zoo model whose head options are the defaults; None: ``Dropout(0.5) -> Linear``.
+    embed_dim : int
+        The encoder's embedding size.
+    num_outputs : int
+        Number of logits.
+    dropout, head_hidden
+        Overrides, as for :func:`create_model`.
+
+    Returns
+    -------
+    head : ClassifierHead
+    config : dict
+        ``num_outputs``, ``dropout``, ``head_hidden`` (resolved), the head part of a model config.
+    """
+    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
+        raise ConfigError(f"num_outputs must be a positive integer; got {num_outputs!r}")
+    spec_hidden, spec_dropout = (None, 0.5)
+    if name is not None:
+        spec = model_spec(name)
+        spec_hidden, spec_dropout = spec.head_hidden, spec.dropout
+    hidden = spec_hidden if head_hidden is _UNSET else head_hidden
+    p = spec_dropout if dropout is None else float(dropout)
+    if hidden == SAME_AS_EMBED:
+        hidden_size: int | None = int(embed_dim)
+    elif hidden is None or (
+        isinstance(hidden, int) and not isinstance(hidden, bool) and hidden > 0
+    ):
+        hidden_size = hidden
+    else:
+        raise ConfigError(
+            f"head_hidden must be a positive int, {SAME_AS_EMBED!r} or None; got {hidden!r}"
+        )
+    head = ClassifierHead(int(embed_dim), num_outputs, hidden_size, p)
+    return head, {"num_outputs": num_outputs, "dropout": p, "head_hidden": hidden}
 
 
 def create_model(
@@ -143,38 +216,37 @@ def create_model(
             "valid: num_outputs, frontend, frontend_kwargs, backend_kwargs, input_samples, "
             "dropout, head_hidden",
         )
-    if not isinstance(num_outputs, int) or num_outputs < 1:
+    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
         raise ConfigError(f"num_outputs must be a positive integer; got {num_outputs!r}")
-    fe_name, fe_kwargs, be_kwargs = _resolve(spec, frontend, frontend_kwargs, backend_kwargs)
-    n = int(input_samples) if input_samples is not None else spec.input_samples
-    encoder = build_encoder(fe_name, spec.backend, n, fe_kwargs, be_kwargs)
-
-    hidden = spec.head_hidden if head_hidden is _UNSET else head_hidden
-    p = spec.dropout if dropout is None else float(dropout)
-    if hidden == SAME_AS_EMBED:
-        hidden_size: int | None = encoder.embed_dim
-    elif hidden is None or (isinstance(hidden, int) and hidden > 0):
-        hidden_size = hidden
-    else:
-        raise ConfigError(
-            f"head_hidden must be a positive int, {SAME_AS_EMBED!r} or None; got {hidden!r}"
-        )
-    head = ClassifierHead(encoder.embed_dim, num_outputs, hidden_size, p)
-    config = {
-        "name": name,
-        "num_outputs": num_outputs,
-        "frontend": fe_name,
-        "frontend_kwargs": fe_kwargs,
-        "backend_kwargs": be_kwargs,
-        "input_samples": n,
-        "dropout": p,
-        "head_hidden": hidden,
-    }
-    try:
-        config = json.loads(json.dumps(config))
-    except TypeError as exc:
-        raise ConfigError(f"model options must be JSON-serialisable: {exc}") from None
-    return TaggingModel(encoder, head, num_outputs, config)
+    encoder = create_encoder(
+        name,
+        frontend=frontend,
+        frontend_kwargs=frontend_kwargs,
+        backend_kwargs=backend_kwargs,
+        input_samples=input_samples,
+    )
+    head, head_config = create_head(
+        name, encoder.embed_dim, num_outputs, dropout=dropout, head_hidden=head_hidden
+    )
+    return TaggingModel(encoder, head, num_outputs, model_config(encoder.config, head_config))
 
 
-__all__ = ["create_encoder", "create_model", "list_models", "model_spec"]
+def model_config(encoder_config: dict[str, Any], head_config: dict[str, Any]) -> dict[str, Any]:
+    """The config of a :class:`TaggingModel` (what ``create_model(**config)`` takes) from its
+    encoder's config and its head's (:func:`create_head`)."""
+    enc = dict(encoder_config)
+    config = {"name": enc.pop("name"), "num_outputs": head_config["num_outputs"]}
+    config.update(enc)
+    config.update({k: v for k, v in head_config.items() if k != "num_outputs"})
+    return _json_config(config)
+
+
+__all__ = [
+    "ENCODER_KEYS",
+    "create_encoder",
+    "create_head",
+    "create_model",
+    "list_models",
+    "model_config",
+    "model_spec",
+]

@@ -60,6 +60,11 @@ class ModelSpec:
         (e.g. COALA's variants): ``factory(spec, num_outputs=..., **options)`` builds the
         model; :func:`~musicrep.models.create_model` passes it the options it was given, and
         the model's ``config`` must rebuild it through ``create_model(**config)``.
+    encoder_factory : callable, optional
+        With ``factory``: ``encoder_factory(spec, **encoder_options)`` builds the model's
+        :class:`~musicrep.models.Encoder` alone (for :func:`~musicrep.models.create_encoder`,
+        which training uses: the objective adds the head), drawing its parameters as
+        ``factory`` does; its ``config`` must rebuild it through ``create_encoder(**config)``.
     """
 
     name: str
@@ -76,6 +81,7 @@ class ModelSpec:
     reference_params_m: float | None = None
     notes: str = ""
     factory: Callable[..., Any] | None = None
+    encoder_factory: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frontend_kwargs", _frozen(self.frontend_kwargs))

@@ -1,15 +1,24 @@
-"""Training objectives (supervised, and the self-supervised ones as they land).
+"""Training objectives: supervised, COALA, and the self-supervised ones as they land.
 
-Every objective is an :class:`Objective` registered in :data:`OBJECTIVES`; recipes name one in
-their ``objective:`` section (default ``supervised``, which picks binary cross-entropy for
-multi-label manifests and cross-entropy for single-label ones). A new objective module registers
-itself with ``@OBJECTIVES.register("name")`` and is imported below.
+Every objective is an :class:`Objective` registered in :data:`OBJECTIVES` (the contract is in
+:mod:`musicrep.objectives.base`); recipes name one in their ``objective:`` section (default
+``supervised``, which picks binary cross-entropy for multi-label manifests and cross-entropy for
+single-label ones). A new objective module registers itself with
+``@OBJECTIVES.register("name")`` and is imported below.
 """
 
 from musicrep.objectives import coala as _coala  # noqa: F401  (registers)
 from musicrep.objectives import supervised as _supervised  # noqa: F401  (registers)
-from musicrep.objectives.base import OBJECTIVES, TASKS, Objective, build_objective
+from musicrep.objectives.base import (
+    OBJECTIVES,
+    TASKS,
+    Objective,
+    View,
+    build_objective,
+    objective_attribute,
+)
 from musicrep.objectives.supervised import SupervisedMultiLabel, SupervisedSingleLabel
+from musicrep.objectives.tagging import TaggingObjective
 
 
 def list_objectives() -> list[str]:
@@ -23,6 +32,9 @@ __all__ = [
     "Objective",
     "SupervisedMultiLabel",
     "SupervisedSingleLabel",
+    "TaggingObjective",
+    "View",
     "build_objective",
     "list_objectives",
+    "objective_attribute",
 ]

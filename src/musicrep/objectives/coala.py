@@ -10,12 +10,14 @@ the tag encoder ``e_t``; then (eqs. (1)-(13) of the paper)::
     phi_a = AFF_a(z_a)    phi_t = AFF_t(z_t)   L_xi = contrastive(phi_a, phi_t, tau)   (10)-(12)
     L = lambda_a L_a + lambda_t L_t + lambda_xi L_xi                                     (13)
 
-with lambda_a = lambda_t = 5, lambda_xi = 10, tau = 0.1. The objective owns d_a, e_t, d_t and
-AFF_t; AFF_a is the model's head (:class:`~musicrep.models.coala.CoalaProjectionHead`), so that
-an exported model keeps the audio side of the aligned space and can rank tags.
+with lambda_a = lambda_t = 5, lambda_xi = 10, tau = 0.1. The objective is built with the
+audio encoder e_a and owns d_a, e_t, d_t, AFF_t and the head: AFF_a
+(:class:`~musicrep.models.coala.CoalaProjectionHead`), which the exported model keeps (as
+:class:`~musicrep.models.coala.CoalaModel`, the encoder with this head) so that it holds the
+audio side of the aligned space and can rank tags.
 
-Variants (the paper's ablation; ``variant`` must match the model's, and is read from it when
-omitted):
+Variants (the paper's ablation; set with ``model.variant`` in the recipe, which the objective
+reads; ``objective.variant`` must agree when given):
 
 - ``"ae_c"`` (COALA): everything above.
 - ``"e_c"``: no decoders (lambda_a = lambda_t = 0): ``L = 10 L_xi``.
@@ -55,6 +57,7 @@ momentum: 0``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,7 +67,8 @@ from torch import nn
 
 from musicrep.errors import ConfigError, MusicrepError
 from musicrep.models import coala as C
-from musicrep.objectives.base import OBJECTIVES, Objective
+from musicrep.objectives.base import OBJECTIVES, View
+from musicrep.objectives.tagging import TaggingObjective
 
 # --------------------------------------------------------------------------- paper numbers
 
@@ -171,17 +175,23 @@ def contrastive_loss(
 
 
 @OBJECTIVES.register("coala")
-class CoalaObjective(Objective):
-    """COALA's training objective for a ``coala`` model (see the module docstring).
+class CoalaObjective(TaggingObjective):
+    """COALA's training objective for a ``coala`` encoder (see the module docstring).
 
     Parameters
     ----------
+    encoder : Encoder
+        The COALA audio encoder (``create_encoder("coala", ...)``; passed by the trainer).
     num_outputs : int
         Tag vocabulary size C (passed by the trainer).
     variant : {"ae_c", "e_c", "cnn"}, optional
-        The ablation; default the model's (``model_config["variant"]``), else ``"ae_c"``.
+        The ablation; default the recipe's ``model.variant`` (``model_config["variant"]``),
+        else ``"ae_c"``.
     model_config : dict, optional
-        The model's config (passed by the trainer).
+        The recipe's model section (passed by the trainer): ``variant``, the head's ``dropout``
+        (AFF_a, 0.25) and ``head_hidden`` (the CNN baseline's), and the encoder's options.
+    vocab : list of str, optional
+        The tags (passed by the trainer; default ``"0"``, ``"1"``...).
     embed_dim : int
         Size of z_audio / z_tag (1152; passed by the trainer).
     audio_weight, tag_weight, contrastive_weight : float, optional
@@ -207,14 +217,19 @@ class CoalaObjective(Objective):
     """
 
     task = "multilabel"
+    model_options = ("variant", "dropout", "head_hidden")
+    #: Validation: one clip per track, from its start (the clip length of training).
+    valid_views = (View("chunks", kind="track", chunks=1),)
 
     def __init__(
         self,
-        num_outputs: int,
+        encoder: nn.Module,
+        num_outputs: int | None = None,
         variant: str | None = None,
         *,
         model_config: dict[str, Any] | None = None,
-        embed_dim: int = C.EMBED_DIM,
+        vocab: list[str] | None = None,
+        embed_dim: int | None = None,
         audio_weight: float | None = None,
         tag_weight: float | None = None,
         contrastive_weight: float | None = None,
@@ -234,7 +249,14 @@ class CoalaObjective(Objective):
                 "give a manifest with several tags per clip, or set data.tags to process "
                 "free-form labels",
             )
-        model_variant = (model_config or {}).get("variant")
+        if not C.is_coala_encoder(encoder):
+            raise ConfigError(
+                f"the coala objective trains COALA encoders; got {type(encoder).__name__}",
+                "use model: {name: coala, variant: ...} (configs/coala_ae_c.yaml)",
+            )
+        self._init_tagging(task, vocab, num_outputs)
+        cfg = dict(model_config or {})
+        model_variant = cfg.get("variant")
         if variant is None:
             variant = model_variant or "ae_c"
         if variant not in C.VARIANTS:
@@ -255,14 +277,29 @@ class CoalaObjective(Objective):
             raise ConfigError(f"clip_seconds must be > 0 or null; got {clip_seconds}")
         if noise < 0:
             raise ConfigError(f"noise must be >= 0; got {noise}")
+        embed_dim = int(encoder.embed_dim if embed_dim is None else embed_dim)
+        if variant != "cnn" and embed_dim != encoder.embed_dim:
+            raise ConfigError(
+                f"the encoder embeds to {encoder.embed_dim} dimensions, the objective's tag "
+                f"encoder to {embed_dim}",
+                "leave embed_dim to the trainer (the encoder's)",
+            )
         self.variant = variant
-        self.num_outputs = int(num_outputs)
-        self.embed_dim = int(embed_dim)
+        self.embed_dim = embed_dim
         self.temperature = float(temperature)
         self.contrastive = contrastive
         self.clip_seconds = None if clip_seconds is None else float(clip_seconds)
         self.noise = float(noise)
         self.patch_step = int(patch_step)
+        self.encoder_config = dict(getattr(encoder, "config", None) or {})
+        # the head first: parameters are drawn in the order of create_model("coala") + objective
+        self.head, self.head_config = C.create_coala_head(
+            variant,
+            int(encoder.embed_dim),
+            self.num_outputs,
+            dropout=cfg.get("dropout"),
+            head_hidden=cfg.get("head_hidden"),
+        )
         hidden = tuple(int(h) for h in tag_hidden)
         if variant == "cnn":
             given = [w for w in (audio_weight, tag_weight, contrastive_weight) if w is not None]
@@ -284,56 +321,19 @@ class CoalaObjective(Objective):
             self.tag_projection = C.projection(embed_dim, dropout)
             if variant == "ae_c":
                 self.tag_decoder = C.CoalaTagDecoder(self.num_outputs, embed_dim, hidden, dropout)
-                self.audio_decoder = _audio_decoder(model_config, dropout)
+                self.audio_decoder = _audio_decoder(encoder, dropout)
         self._stale = True
         self._noise_seed = 0
 
-    # -- the model
-    def _check_model(self, model: nn.Module) -> None:
-        if not C.is_coala_model(model):
-            raise ConfigError(
-                f"the coala objective trains COALA models; got {type(model).__name__}",
-                "use model: {name: coala, variant: ...} (configs/coala_ae_c.yaml)",
-            )
-        variant = getattr(model, "variant", None)
-        if variant != self.variant:
-            raise ConfigError(
-                f"the model is COALA variant {variant!r} but the objective is {self.variant!r}",
-                "set model.variant only (the objective follows it)",
-            )
-        if model.num_outputs != self.num_outputs:
-            raise ConfigError(
-                f"the model has {model.num_outputs} outputs, the objective {self.num_outputs} tags"
-            )
-        if self.variant != "cnn" and model.encoder.embed_dim != self.embed_dim:
-            raise ConfigError(
-                f"the model embeds to {model.encoder.embed_dim} dimensions, the objective's tag "
-                f"encoder to {self.embed_dim}",
-                "build the objective with embed_dim=model.encoder.embed_dim",
-            )
-        if self.variant == "ae_c":
-            backend = model.encoder.backend
-            if (self.audio_decoder.feature_shape, self.audio_decoder.out_shape) != (
-                backend.feature_shape,
-                backend.patch_shape,
-            ):
-                raise ConfigError(
-                    "the audio decoder was built for another encoder shape "
-                    f"({self.audio_decoder.feature_shape} -> {self.audio_decoder.out_shape}; "
-                    f"the model: {backend.feature_shape} -> {backend.patch_shape})",
-                    "build the objective with model_config=model.config",
-                )
-
     # -- data
-    def example_samples(self, model: nn.Module) -> int | None:
-        """Samples per training/validation example: ``clip_seconds`` at the model's rate."""
-        if self.clip_seconds is None:
+    def example_samples(self, encoder: nn.Module | None) -> int | None:
+        """Samples per training/validation example: ``clip_seconds`` at the encoder's rate."""
+        if self.clip_seconds is None or encoder is None:
             return None
-        enc = model.encoder
-        return max(int(round(self.clip_seconds * enc.sample_rate)), int(enc.input_samples))
+        return max(int(round(self.clip_seconds * encoder.sample_rate)), int(encoder.input_samples))
 
-    def _log_mel(self, model: nn.Module, wave: torch.Tensor, fixed_noise: bool) -> torch.Tensor:
-        fe = model.encoder.frontend
+    def _log_mel(self, encoder: nn.Module, wave: torch.Tensor, fixed_noise: bool) -> torch.Tensor:
+        fe = encoder.frontend
         wave = fe.check_input(wave)
         short = fe.min_samples() - wave.shape[-1]
         if short > 0:
@@ -347,47 +347,47 @@ class CoalaObjective(Objective):
             wave = wave + self.noise * u
         return fe.log_mel(wave)
 
-    def patches(self, model: nn.Module, wave: torch.Tensor) -> torch.Tensor:
+    def patches(self, encoder: nn.Module, wave: torch.Tensor) -> torch.Tensor:
         """Scaled maximum-energy patches ``(batch, 1, 96, 96)`` of clips ``(batch, samples)``."""
-        fe = model.encoder.frontend
+        fe = encoder.frontend
         if fe.scaling != "none" and not fe.is_fitted:
             raise MusicrepError(
                 "the COALA model's patch scaler is not fitted",
-                "call objective.prepare(model, batches) on the training clips first "
+                "call objective.prepare(encoder, batches) on the training clips first "
                 "(musicrep train does)",
             )
-        spec = self._log_mel(model, wave, fixed_noise=not self.training)
+        spec = self._log_mel(encoder, wave, fixed_noise=not self.training)
         patches, _ = C.max_energy_patches(spec, fe.patch_frames, self.patch_step)
         return fe.scale(patches)
 
     @torch.no_grad()
     def prepare(
         self,
-        model: nn.Module,
+        encoder: nn.Module,
         batches: Iterable[dict[str, torch.Tensor]],
         device: str | torch.device | None = None,
     ) -> None:
-        """Fit the model's min-max scaler on the maximum-energy patches of the training clips.
+        """Fit the encoder's min-max scaler on the maximum-energy patches of the training clips.
 
         Parameters
         ----------
-        model : CoalaModel
+        encoder : Encoder
+            The COALA encoder (its front-end stores the statistics).
         batches : iterable of dict
             Batches with ``"wave"`` ``(batch, samples)`` (the training split, e.g. a
             DataLoader over the training dataset).
         device : str or torch.device, optional
-            Where to compute the log-mels (default: the model's device).
+            Where to compute the log-mels (default: the encoder's device).
         """
-        self._check_model(model)
-        fe = model.encoder.frontend
+        fe = encoder.frontend
         if fe.scaling == "none":
             return
         device = torch.device(device) if device is not None else fe.scale_min.device
-        work = _FrontendOn(model, device)
+        work = fe if fe.scale_min.device == device else copy.deepcopy(fe).to(device)
         lo = hi = None
         for batch in batches:
             wave = batch["wave"].to(device)
-            spec = self._log_mel(work, wave, fixed_noise=True)
+            spec = self._log_mel(_FrontendOnly(work), wave, fixed_noise=True)
             patches, _ = C.max_energy_patches(spec, fe.patch_frames, self.patch_step)
             b_lo, b_hi = fe.patch_statistics(patches)
             lo = b_lo if lo is None else torch.minimum(lo, b_lo)
@@ -413,9 +413,10 @@ class CoalaObjective(Objective):
             self.tag_encoder.train(was)
             self.tag_projection.train(was)
 
-    def refresh_tag_embeddings(self, model: nn.Module) -> None:
-        """Write :meth:`tag_embeddings` into the model's head (its tag-retrieval scores)."""
-        model.head.set_tag_embeddings(self.tag_embeddings(), self.temperature)
+    def refresh_tag_embeddings(self) -> None:
+        """Write :meth:`tag_embeddings` into the head (its tag-retrieval scores)."""
+        if self.variant != "cnn":
+            self.head.set_tag_embeddings(self.tag_embeddings(), self.temperature)
         self._stale = False
 
     # -- loss
@@ -429,19 +430,18 @@ class CoalaObjective(Objective):
             total = total + wt * parts["tag_recon"]
         return total
 
-    def forward(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        self._check_model(model)
-        patches = self.patches(model, batch["wave"])
-        z_audio = model.encoder.backend.encode_patches(patches)
+    def forward(self, encoder: nn.Module, batch: dict[str, torch.Tensor]) -> dict:
+        patches = self.patches(encoder, batch["wave"])
+        z_audio = encoder.backend.encode_patches(patches)
         target = batch["target"].to(z_audio.dtype)
         if self.variant == "cnn":
-            logits = model.head(z_audio)
+            logits = self.head(z_audio)
             loss = F.binary_cross_entropy_with_logits(logits, target)
             return {"loss": loss, "tag_prediction": loss.detach(), "logits": logits.detach()}
         z_tag = self.tag_encoder(target)
         parts = {
             "contrastive": contrastive_loss(
-                model.head.project(z_audio),
+                self.head.project(z_audio),
                 self.tag_projection(z_tag),
                 self.temperature,
                 self.contrastive,
@@ -454,40 +454,52 @@ class CoalaObjective(Objective):
         if self.training:
             self._stale = True
         else:
-            if self._stale or not model.head.has_tag_embeddings:
-                self.refresh_tag_embeddings(model)
-            out["logits"] = model.head(z_audio).detach()
+            if self._stale or not self.head.has_tag_embeddings:
+                self.refresh_tag_embeddings()
+            out["logits"] = self.head(z_audio).detach()
         return out
 
+    # -- export
+    def export_model(self, encoder: nn.Module | None) -> C.CoalaModel:
+        """The encoder with the head (:class:`~musicrep.models.coala.CoalaModel`), the tag
+        embeddings of the current tag encoder written into the head (AE-C, E-C)."""
+        if encoder is None or not C.is_coala_encoder(encoder):
+            raise ConfigError("the coala objective exports a COALA encoder with its head")
+        self.refresh_tag_embeddings()
+        config = C.coala_model_config(encoder.config or self.encoder_config, self.head_config)
+        return C.CoalaModel(encoder, self.head, self.num_outputs, config)
 
-def _audio_decoder(model_config: dict[str, Any] | None, dropout: float) -> C.CoalaAudioDecoder:
-    """The audio decoder mirroring the encoder that ``model_config`` describes (default: the
-    paper's 1 x 96 x 96 patches and 5 blocks of 128 filters)."""
-    cfg = model_config or {}
-    fe = cfg.get("frontend_kwargs") or {}
-    be = dict(cfg.get("backend_kwargs") or {})
-    patch = int(be.get("patch_frames", fe.get("patch_frames", C.PATCH_FRAMES)))
-    shape_only = C.CoalaConvBackend((1, int(fe.get("n_mels", C.N_MELS)), patch), **be)
+    @classmethod
+    def example_config(cls) -> dict[str, Any]:
+        return {
+            "model": {
+                "name": "coala",
+                "variant": "ae_c",
+                "frontend_kwargs": {"n_mels": 32, "patch_frames": 32},
+                "backend_kwargs": {"channels": 8},
+            },
+            "objective": {"tag_hidden": [16, 16], "clip_seconds": 1.0},
+            "task": "multilabel",
+        }
+
+
+def _audio_decoder(encoder: nn.Module, dropout: float) -> C.CoalaAudioDecoder:
+    """The audio decoder mirroring the COALA encoder (its last block's map -> one patch)."""
+    backend = encoder.backend
     return C.CoalaAudioDecoder(
-        shape_only.feature_shape,
-        shape_only.patch_shape,
-        num_blocks=int(be.get("num_blocks", C.NUM_BLOCKS)),
+        backend.feature_shape,
+        backend.patch_shape,
+        num_blocks=len([m for m in backend.blocks if isinstance(m, nn.Conv2d)]),
         dropout=dropout,
     )
 
 
-class _FrontendOn(nn.Module):
-    """A stand-in model whose ``encoder.frontend`` is a copy of ``model``'s on ``device``."""
+class _FrontendOnly(nn.Module):
+    """A stand-in encoder holding only ``frontend`` (a copy on the preparation device)."""
 
-    def __init__(self, model: nn.Module, device: torch.device):
+    def __init__(self, frontend: nn.Module):
         super().__init__()
-        import copy
-
-        fe = model.encoder.frontend
-        self.encoder = nn.Module()
-        self.encoder.frontend = (
-            fe if fe.scale_min.device == device else copy.deepcopy(fe).to(device)
-        )
+        self.frontend = frontend
 
 
 __all__ = [
