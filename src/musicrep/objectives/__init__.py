@@ -1,4 +1,4 @@
-"""Training objectives: supervised, COALA, and the self-supervised ones as they land.
+"""Training objectives: supervised, COALA, CLMR, multi-task self-supervised (PASE+ workers).
 
 Every objective is an :class:`Objective` registered in :data:`OBJECTIVES` (the contract is in
 :mod:`musicrep.objectives.base`); recipes name one in their ``objective:`` section (default
@@ -8,6 +8,8 @@ single-label ones). A new objective module registers itself with
 """
 
 from musicrep.objectives import coala as _coala  # noqa: F401  (registers)
+from musicrep.objectives import contrastive as _contrastive  # noqa: F401  (registers)
+from musicrep.objectives import multitask as _multitask  # noqa: F401  (registers)
 from musicrep.objectives import supervised as _supervised  # noqa: F401  (registers)
 from musicrep.objectives.base import (
     OBJECTIVES,
@@ -19,6 +21,7 @@ from musicrep.objectives.base import (
 )
 from musicrep.objectives.supervised import SupervisedMultiLabel, SupervisedSingleLabel
 from musicrep.objectives.tagging import TaggingObjective
+from musicrep.objectives.weighting import WEIGHTINGS, LossWeighting, create_weighting
 
 
 def list_objectives() -> list[str]:
@@ -34,6 +37,9 @@ __all__ = [
     "SupervisedSingleLabel",
     "TaggingObjective",
     "View",
+    "WEIGHTINGS",
+    "LossWeighting",
+    "create_weighting",
     "build_objective",
     "list_objectives",
     "objective_attribute",
