@@ -26,8 +26,8 @@ from torch import nn
 
 from musicrep.augment import clmr as clmr_preset
 from musicrep.errors import ConfigError
-from musicrep.objectives.base import OBJECTIVES, Objective, View
 from musicrep.models.factory import ENCODER_KEYS
+from musicrep.objectives.base import OBJECTIVES, Objective, View
 from musicrep.objectives.supervised import _TINY_MUSICNN
 
 #: CLMR's defaults: NT-Xent temperature, projection size.
