@@ -66,7 +66,11 @@ WEIGHTS_NAME = "model.safetensors"
 MODEL_KINDS: Registry[Callable[[dict], nn.Module]] = Registry("model kind")
 #: Fields every config.json has, and those of each kind.
 _REQUIRED = ("model", "sample_rate", "input_samples")
-_REQUIRED_BY_KIND = {"tagging": ("task", "vocab"), "encoder": ()}
+_REQUIRED_BY_KIND = {
+    "tagging": ("task", "vocab"),
+    "encoder": (),
+    "musicnn_tf": ("task", "vocab"),
+}
 
 
 @MODEL_KINDS.register("tagging")
@@ -81,6 +85,13 @@ def _encoder_model(meta: dict) -> nn.Module:
     from musicrep.models import rebuild_encoder
 
     return rebuild_encoder(meta["model"])
+
+
+@MODEL_KINDS.register("musicnn_tf")
+def _musicnn_tf_model(meta: dict) -> nn.Module:
+    from musicrep.models.musicnn_tf import MusicnnTF
+
+    return MusicnnTF(**meta["model"])
 
 
 def model_kind(model: nn.Module) -> str:
@@ -269,6 +280,11 @@ def read_config(path: str | os.PathLike) -> dict:
 
 
 def _folder(path: str | os.PathLike) -> Path:
+    from musicrep.pretrained import pretrained_folder
+
+    shipped = pretrained_folder(str(path))
+    if shipped is not None and not Path(path).exists():
+        return shipped
     p = Path(path)
     if p.is_file() and p.name in (CONFIG_NAME, WEIGHTS_NAME):
         p = p.parent
