@@ -130,3 +130,55 @@ def convert_checkpoint(ckpt_dir: Path, ckpt_name: str, out_root: Path, *, licenc
     out = save_model(model, Path(out_root) / name, vocab=vocab, task="multilabel", source=source)
     write_text_atomic(out / "LICENSE", licence)
     return out
+
+
+@torch.no_grad()
+def extract(
+    name: str, path: str | Path, *, overlap_frames: int | None = None, batch_size: int = 16
+) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+    """musicnn's ``extractor()`` for a shipped model, with its faults fixed.
+
+    Like the original: the whole file's log-mel spectrogram (16 kHz) cut into patches of 187
+    frames (3 s) every ``overlap_frames`` frames (default 187: no overlap; a file shorter
+    than one patch gives none, as in the original). Unlike it: every layer is computed for
+    every patch (the original repeats the first patch's ``penultimate`` and ``cnn1``-``cnn3``
+    for all patches), and the log compression never overflows (see
+    :func:`musicrep.models.musicnn_tf.log_compress`).
+
+    Returns
+    -------
+    taggram : np.ndarray, shape (patches, 50)
+        Tag probabilities of each patch.
+    tags : list of str
+        The vocabulary.
+    features : dict
+        musicnn models: ``timbral``, ``temporal``, ``cnn1``-``cnn3`` (frames, channels; patches
+        concatenated in time), ``mean_pool``, ``max_pool``, ``penultimate`` (patches, dims);
+        VGG models: ``pool1``-``pool5`` (patches concatenated on the first axis).
+    """
+    from musicrep import audio
+    from musicrep.io import load_model
+    from musicrep.models.musicnn_tf import N_FRAMES, SAMPLE_RATE
+
+    model, meta, _ = load_model(name, untrained_ok=False)
+    if meta.get("kind") != "musicnn_tf":
+        raise ValueError(f"{name} is not a musicnn/VGG tagger")
+    step = int(overlap_frames or N_FRAMES)
+    wave, _ = audio.load(path, sr=SAMPLE_RATE)
+    mel = model.encoder.mel(torch.from_numpy(np.ascontiguousarray(wave))[None])[0]
+    starts = range(0, mel.shape[0] - N_FRAMES + 1, step)
+    patches = torch.stack([mel[s : s + N_FRAMES] for s in starts]) if len(starts) else None
+    if patches is None:
+        raise ValueError(f"{path} is shorter than one 3 s patch")
+    outs: dict[str, list[torch.Tensor]] = {}
+    for i in range(0, len(patches), batch_size):
+        for k, v in model.encoder.net.layers(patches[i : i + batch_size]).items():
+            outs.setdefault(k, []).append(v)
+    cat = {k: torch.cat(v) for k, v in outs.items()}
+    taggram = torch.sigmoid(cat.pop("logits")).numpy()
+    features = {}
+    for k, v in cat.items():
+        if k in ("timbral", "temporal", "cnn1", "cnn2", "cnn3"):
+            v = v.reshape(-1, v.shape[-1])  # (patches * frames, channels), as the original
+        features[k] = v.numpy()
+    return taggram, list(meta["vocab"]), features
