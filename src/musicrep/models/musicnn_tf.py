@@ -194,6 +194,9 @@ class MusicnnTFEncoder(nn.Module):
         if self.layer not in dims:
             raise ValueError(f"layer {self.layer!r} is not an embedding layer; valid: {list(dims)}")
         self.embed_dim = dims[self.layer]
+        #: rebuilds it (:func:`musicrep.models.rebuild_encoder`), e.g. from a fine-tuning run
+        self.config = {"kind": "musicnn_tf", "arch": arch, "num_classes": num_classes,
+                       "layer": self.layer, "round_float16": round_float16, "pad_mode": pad_mode}
 
     def layers(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net.layers(self.mel(wave))
