@@ -118,3 +118,25 @@ def test_cli_predict_pretrained_top5(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == str(path) and len(lines) == 6
     assert main(["predict", str(path), "--model", "musicnn"]) == 2  # an architecture, no labels
+
+
+def test_models_lists_pretrained_with_data_and_tags(capsys):
+    from musicrep.cli import main
+
+    assert main(["models", "musicnn-msd"]) == 0
+    out = capsys.readouterr().out
+    assert "Million Song Dataset" in out and "female vocalists" in out and "ISC" in out
+
+
+def test_init_builds_the_pretrained_encoder_with_a_new_head():
+    from musicrep.training.config import resolve_config
+    from musicrep.training.run import build_parts
+
+    cfg = resolve_config({"model": {"init": "vgg-mtt"}})
+    assert cfg["model"]["name"] == "vgg-mtt"
+    encoder, objective = build_parts(cfg, "singlelabel", ["a", "b", "c"])
+    model, _, _ = load_model("vgg-mtt")
+    for k, v in model.encoder.state_dict().items():
+        assert torch.equal(encoder.state_dict()[k], v), k  # starts from the trained weights
+    wave = torch.zeros(2, encoder.input_samples)
+    assert objective.logits(encoder.eval(), wave).shape == (2, 3)
