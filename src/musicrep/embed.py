@@ -337,15 +337,6 @@ class MfccEmbedding(EmbeddingModel):
         return MfccStatsStream(self.sample_rate, spread=self.spread)
 
 
-def _untrained(name: str, seed: int, input_samples: int | None) -> nn.Module:
-    from musicrep.models import create_model
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = create_model(name, input_samples=input_samples)
-    return model.encoder
-
-
 def _with_input_samples(model: nn.Module, input_samples: int | None, where: str) -> nn.Module:
     """Rebuild a zoo model for another input length, keeping its weights."""
     config = getattr(model, "config", None)
@@ -380,9 +371,10 @@ def resolve_model(
     Parameters
     ----------
     spec : str, Path or nn.Module
-        Exported model folder or training run folder (its trained encoder); zoo name (the
-        *untrained* encoder, initialised with ``seed``: a random-network baseline); ``"mfcc"``;
-        or a module (see the module docstring).
+        Anything :func:`musicrep.io.load_model` takes (pretrained name such as
+        ``musicnn-mtt``, exported model folder, training run folder, ``untrained:NAME`` for a
+        zoo encoder with random weights initialised with ``seed``; a bare zoo name also means
+        random weights, with a warning); ``"mfcc"``; or a module (see the module docstring).
     seed : int
         Seed of the untrained zoo encoders (same seed, same weights).
     device : str or torch.device
@@ -411,39 +403,16 @@ def resolve_model(
     if not isinstance(spec, (str, os.PathLike)):
         raise ConfigError(f"model must be a name, a folder or an nn.Module; got {spec!r}")
     text = str(spec)
-    path = Path(text)
     if text.lower() == "mfcc":
         window = MFCC_WINDOW_SECONDS if input_samples is None else input_samples / 22050
         return MfccEmbedding(window_seconds=window).to(device).eval()
-    if path.is_dir() and ((path / "config.json").is_file() or (path / "checkpoints").is_dir()):
-        where = str(path.resolve())
-        # a training run also has a config.json (the run's), but no model.safetensors
-        if (path / "model.safetensors").is_file() or not (path / "checkpoints").is_dir():
-            from musicrep.io import load
+    from musicrep.io import load_model
 
-            model, _ = load(path, device="cpu")
-        else:
-            from musicrep.training import load_checkpoint_model
-
-            model, _ = load_checkpoint_model(path, map_location="cpu")
+    model, meta, where = load_model(text, seed=seed, input_samples=input_samples)
+    if meta["kind"] != "untrained":
         model = _with_input_samples(model, input_samples, where)
-        encoder = getattr(model, "encoder", model)  # a tagging model's, or an exported encoder
-        return EncoderEmbedding(encoder, where).to(device).eval()
-    from musicrep.models import list_models
-
-    zoo = list_models()
-    if text in zoo:
-        enc = _untrained(text, seed, input_samples)
-        return EncoderEmbedding(enc, f"untrained:{text}:seed={seed}").to(device).eval()
-    if path.exists():
-        from musicrep.io import load
-
-        load(path)  # raises a ConfigError saying what the folder lacks
-    raise ConfigError(
-        f"unknown model {text!r}: not a model folder, not a zoo name, not 'mfcc'",
-        "pass an exported model folder (musicrep export), a training run folder, 'mfcc', or a "
-        f"zoo name for an untrained encoder: {', '.join(zoo)}",
-    )
+    encoder = getattr(model, "encoder", model)  # a tagging model's, or an exported encoder
+    return EncoderEmbedding(encoder, where).to(device).eval()
 
 
 # ============================================================================ framing

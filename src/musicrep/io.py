@@ -66,7 +66,11 @@ WEIGHTS_NAME = "model.safetensors"
 MODEL_KINDS: Registry[Callable[[dict], nn.Module]] = Registry("model kind")
 #: Fields every config.json has, and those of each kind.
 _REQUIRED = ("model", "sample_rate", "input_samples")
-_REQUIRED_BY_KIND = {"tagging": ("task", "vocab"), "encoder": ()}
+_REQUIRED_BY_KIND = {
+    "tagging": ("task", "vocab"),
+    "encoder": (),
+    "musicnn_tf": ("task", "vocab"),
+}
 
 
 @MODEL_KINDS.register("tagging")
@@ -81,6 +85,13 @@ def _encoder_model(meta: dict) -> nn.Module:
     from musicrep.models import rebuild_encoder
 
     return rebuild_encoder(meta["model"])
+
+
+@MODEL_KINDS.register("musicnn_tf")
+def _musicnn_tf_model(meta: dict) -> nn.Module:
+    from musicrep.models.musicnn_tf import MusicnnTF
+
+    return MusicnnTF(**meta["model"])
 
 
 def model_kind(model: nn.Module) -> str:
@@ -269,6 +280,11 @@ def read_config(path: str | os.PathLike) -> dict:
 
 
 def _folder(path: str | os.PathLike) -> Path:
+    from musicrep.pretrained import pretrained_folder
+
+    shipped = pretrained_folder(str(path))
+    if shipped is not None and not Path(path).exists():
+        return shipped
     p = Path(path)
     if p.is_file() and p.name in (CONFIG_NAME, WEIGHTS_NAME):
         p = p.parent
@@ -334,6 +350,102 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[n
     return model, meta
 
 
+#: Prefix that asks for a zoo architecture with random weights (``untrained:musicnn``).
+UNTRAINED_PREFIX = "untrained:"
+
+
+def load_model(
+    spec: str | os.PathLike,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    input_samples: int | None = None,
+    untrained_ok: bool = True,
+) -> tuple[nn.Module, dict, str]:
+    """The one loader behind every ``--model`` option: a name or folder -> a network.
+
+    ``spec`` is, in this order:
+
+    - a pretrained model shipped with musicrep (``musicnn-mtt``, ``musicnn-msd``, ``vgg-mtt``,
+      ``vgg-msd``; :mod:`musicrep.pretrained`);
+    - an exported model folder (``musicrep export``) or a training run folder (its best
+      checkpoint);
+    - ``untrained:NAME``: zoo architecture NAME with random weights (seeded by ``seed``),
+      the random-network baseline;
+    - a bare zoo name (``musicnn``): also random weights, but only where ``untrained_ok`` (it
+      warns, so nobody mistakes it for a trained model); where labels are needed (``musicrep
+      predict``) it is an error whose hint names the pretrained models and ``untrained:NAME``.
+
+    Returns
+    -------
+    model : nn.Module
+        In eval mode on ``device``: a tagging model (``.encoder`` embeds) or an encoder.
+    meta : dict
+        The model's ``config.json`` (``kind``, ``vocab``, ``task``, ``source``...); for an
+        untrained network ``{"kind": "untrained", "model": {"name": NAME}, "vocab": None,
+        "task": None}``.
+    identity : str
+        What the model is, for output files: the pretrained name, the folder's absolute path,
+        or ``untrained:NAME:seed=S``.
+    """
+    from musicrep.models import list_models
+    from musicrep.pretrained import PRETRAINED, pretrained_folder
+
+    text = str(spec)
+    path = Path(text)
+    shipped = pretrained_folder(text)
+    if shipped is not None and not path.exists():
+        model, meta = load(shipped, device=device)
+        return model, meta, text
+    if path.is_dir() and ((path / CONFIG_NAME).is_file() or (path / "checkpoints").is_dir()):
+        # a training run also has a config.json (the run's), but no model.safetensors
+        if (path / WEIGHTS_NAME).is_file() or not (path / "checkpoints").is_dir():
+            model, meta = load(path, device=device)
+        else:
+            from musicrep.training import load_checkpoint_model
+
+            model, meta = load_checkpoint_model(path, map_location=device)
+            model.to(device).eval()
+        return model, meta, str(path.resolve())
+    zoo = list_models()
+    name = text[len(UNTRAINED_PREFIX):] if text.startswith(UNTRAINED_PREFIX) else None
+    pretrained = ", ".join(sorted(PRETRAINED))
+    if name is None and text in zoo and not path.exists():
+        hint = (f"pretrained models: {pretrained}; for random weights say "
+                f"{UNTRAINED_PREFIX}{text}")
+        if not untrained_ok:
+            raise ConfigError(
+                f"{text!r} is an architecture, not a trained model (it would have random "
+                "weights and no labels)",
+                f"use a pretrained model ({pretrained}), an exported model folder, or train "
+                f"one: musicrep train --model {text} --init musicnn-mtt ...")
+        warnings.warn(f"--model {text} means an UNTRAINED {text} (random weights, seed "
+                      f"{seed}); {hint}", UserWarning, stacklevel=2)
+        name = text
+    if name is not None:
+        if name not in zoo:
+            raise ConfigError(f"unknown architecture {name!r} in {text!r}",
+                              f"valid: {', '.join(UNTRAINED_PREFIX + z for z in zoo)}")
+        if not untrained_ok:
+            raise ConfigError(f"{text} has random weights and no labels to predict",
+                              f"pretrained models: {pretrained}")
+        from musicrep.models import create_model
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = create_model(name, input_samples=input_samples)
+        meta = {"kind": "untrained", "model": {"name": name}, "vocab": None, "task": None}
+        return model.to(device).eval(), meta, f"{UNTRAINED_PREFIX}{name}:seed={seed}"
+    if path.exists():
+        load(path)  # raises a ConfigError saying what the folder lacks
+    raise ConfigError(
+        f"unknown model {text!r}: not a pretrained name, a model folder or a zoo architecture",
+        f"pretrained: {pretrained}; an exported model folder (musicrep export) or training "
+        f"run folder; or {UNTRAINED_PREFIX}NAME for random weights, NAME one of "
+        f"{', '.join(zoo)}",
+    )
+
+
 @torch.no_grad()
 def predict_file(
     model: nn.Module,
@@ -397,6 +509,7 @@ __all__ = [
     "MODEL_KINDS",
     "export_run",
     "load",
+    "load_model",
     "model_kind",
     "predict_file",
     "read_config",

@@ -66,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="[LABEL=]NAME|DIR|mfcc",
-        help="zoo model name (untrained encoder), exported model folder, or mfcc",
+        help="pretrained name (musicnn-mtt...), untrained:ZOO_NAME, exported model folder, "
+        "or mfcc",
     )
     src.add_argument(
         "--embeddings",

@@ -32,7 +32,10 @@ tasks (--tasks, comma-separated or repeated):
 
 models (--models, comma-separated or repeated; label=spec names a column):
   mfcc             MFCC statistics baseline (120-d)
-  hcnn, musicnn... a zoo name: the UNTRAINED encoder, weights drawn with --seed
+  musicnn-mtt      a pretrained model shipped with musicrep (musicnn-mtt, musicnn-msd,
+                   vgg-mtt, vgg-msd; see musicrep models)
+  untrained:hcnn   a zoo architecture with random weights drawn with --seed (a bare zoo
+                   name, hcnn, means the same but warns)
   models/x         an exported model folder (musicrep export)
   runs/x           a training run folder (musicrep train; its best/last checkpoint)
   A folder is labelled with its name; when that clashes with another column (mfcc,musicnn,
@@ -77,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="[LABEL=]SPEC[,...]",
-        help="mfcc, a zoo name (untrained), an exported model folder or a run folder",
+        help="mfcc, a pretrained name (musicnn-mtt...), untrained:ZOO_NAME, an exported model "
+        "folder or a run folder",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="report folder")
     p.add_argument("--protocol", default="coala", choices=["coala", "hear"], help="probe (coala)")

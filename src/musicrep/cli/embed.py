@@ -15,9 +15,11 @@ examples:
   musicrep embed data/audio --model models/hcnn --layer backend.blocks.3 --out emb-l3/
   musicrep embed x.wav --model models/hcnn --layer list --out emb/  list the layer names
 
---model is an exported model folder (musicrep export), a training run folder, "mfcc" (20 MFCCs
-+ deltas + delta-deltas, mean and std: 120-d), or a zoo name (musicrep models) for an UNTRAINED
-encoder whose weights are drawn with --seed: the random-network baseline.
+--model is a pretrained model shipped with musicrep (musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd;
+musicrep models), an exported model folder (musicrep export), a training run folder, "mfcc" (20
+MFCCs + deltas + delta-deltas, mean and std: 120-d), or untrained:NAME (NAME a zoo name, musicrep
+models) for an UNTRAINED encoder whose weights are drawn with --seed: the random-network
+baseline (a bare zoo name means the same, with a warning).
 
 Audio is decoded as mono at the model's rate and cut into windows of the model's input length
 (non-overlapping unless --hop); long files are read in blocks, so memory stays bounded. Each
@@ -49,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         required=True,
         metavar="NAME|DIR|mfcc",
-        help="exported model folder, training run folder, 'mfcc', or zoo name (untrained)",
+        help="pretrained name (musicnn-mtt, ...), exported model folder, training run folder, "
+        "'mfcc', or untrained:ZOO_NAME",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument(

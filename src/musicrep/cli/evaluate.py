@@ -66,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument(
         "--model",
         metavar="NAME|DIR",
-        help="embed the manifest's files with this model first (zoo name, exported folder, "
-        "run folder, or a baseline such as mfcc)",
+        help="embed the manifest's files with this model first (pretrained name such as "
+        "musicnn-mtt, exported folder, run folder, untrained:ZOO_NAME, or mfcc)",
     )
     p.add_argument(
         "--manifest",

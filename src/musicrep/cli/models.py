@@ -11,6 +11,11 @@ EXAMPLES = """\
 examples:
   musicrep models                      every model: parameters, input spec, front-end, embedding
   musicrep models shortchunk_resnet    one model: reference, input, front-end/back-end options
+  musicrep models musicnn-mtt          a pretrained model: training data, source, its 50 tags
+
+Pretrained models (shipped, trained weights) are used by name: --model musicnn-mtt. Zoo
+architectures have random weights until trained: --model untrained:musicnn (a baseline), or
+musicrep train --model musicnn (from scratch) / --init musicnn-mtt (fine-tune).
 """
 
 
@@ -49,6 +54,38 @@ def print_model_table(num_outputs: int = 50) -> None:
         )
 
 
+def print_pretrained_table() -> None:
+    """One line per shipped pretrained model: architecture, training data, vocabulary."""
+    from musicrep.io import read_config
+    from musicrep.pretrained import PRETRAINED, list_pretrained, pretrained_folder
+
+    print("pretrained models (trained weights shipped with musicrep; --model NAME):")
+    print(f"{'name':<13} {'arch':<8} {'embed':>5}  {'trained on':<42} tags (first 6 of 50)")
+    for name in list_pretrained():
+        meta = read_config(pretrained_folder(name))
+        _, arch, data = PRETRAINED[name]
+        print(f"{name:<13} {arch:<8} {meta['embed_dim']:>5}  {data:<42} "
+              f"{', '.join(meta['vocab'][:6])}, ...")
+    print()
+
+
+def print_pretrained(name: str) -> None:
+    """Training data, source, licence and the whole vocabulary of one pretrained model."""
+    from musicrep.io import read_config
+    from musicrep.pretrained import PRETRAINED, pretrained_folder
+
+    meta = read_config(pretrained_folder(name))
+    src = meta.get("source", {})
+    print(f"{name}: pretrained {PRETRAINED[name][1]} tagger (kind {meta['kind']})")
+    print(f"  trained on    {src.get('training_data')}")
+    print(f"  source        {src.get('origin')}; {src.get('authors')}; licence "
+          f"{src.get('licence')} (LICENSE in {pretrained_folder(name)})")
+    print(f"  input         {meta['sample_rate']} Hz, {meta['input_samples']} samples per "
+          "patch (187 frames of 96-band log-mel)")
+    print(f"  embedding     {meta['embed_dim']} ({meta['model']['layer']})")
+    print(f"  tags ({len(meta['vocab'])})     {', '.join(meta['vocab'])}")
+
+
 def print_model(name: str, num_outputs: int = 50) -> None:
     """Print the spec of one model and the shapes its encoder produces."""
     from musicrep.models import create_model, model_spec
@@ -80,8 +117,14 @@ def print_model(name: str, num_outputs: int = 50) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.name:
-        print_model(args.name, args.num_outputs)
+    from musicrep.pretrained import PRETRAINED
+
+    if args.name in PRETRAINED:
+        print_pretrained(args.name)
+    elif args.name:
+        print_model(args.name.removeprefix("untrained:"), args.num_outputs)
     else:
+        print_pretrained_table()
+        print("zoo architectures (random weights until trained; --model untrained:NAME):")
         print_model_table(args.num_outputs)
     return 0

@@ -8,6 +8,7 @@ import sys
 
 EPILOG = """\
 examples:
+  musicrep predict song.wav --model musicnn-mtt --top 5     # shipped pretrained tagger
   musicrep predict song.wav --model models/hcnn
   musicrep predict a.wav b.flac --model models/hcnn --top 5
   musicrep predict *.wav --model models/hcnn --json > tags.json
@@ -30,8 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         required=True,
-        metavar="DIR",
-        help="exported model folder (musicrep export), or a training run folder",
+        metavar="MODEL",
+        help="pretrained model (musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd; see 'musicrep "
+        "models'), exported model folder (musicrep export), or a training run folder",
     )
     p.add_argument("--top", type=int, default=10, metavar="K", help="labels shown per file")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -39,17 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _load(path: str, device: str):
-    from pathlib import Path
+def _load(spec: str, device: str):
+    from musicrep.io import load_model
 
-    from musicrep.io import load
-
-    p = Path(path)
-    if (p / "checkpoints").is_dir() and not (p / "model.safetensors").is_file():
-        from musicrep.training import load_checkpoint_model
-
-        return load_checkpoint_model(p, map_location=device)
-    return load(p, device=device)
+    model, meta, _ = load_model(spec, device=device, untrained_ok=False)
+    return model, meta
 
 
 def run(args: argparse.Namespace) -> int:

@@ -60,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="zoo model to train with its defaults (replaces the recipe's model section)",
     )
+    p.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="fine-tune: start from this trained model's encoder (pretrained name such as "
+        "musicnn-mtt, exported folder or run folder) with a new head (sets model.init)",
+    )
     p.add_argument("--manifest", metavar="CSV", help="manifest CSV (sets data.manifest)")
     p.add_argument(
         "--set",
@@ -106,11 +112,16 @@ def build_config(args: argparse.Namespace) -> dict:
                 file=sys.stderr,
             )
     else:
-        if not args.recipe and not args.model:
-            raise ConfigError("nothing to train", "pass --recipe configs/NAME.yaml or --model NAME")
+        if not args.recipe and not args.model and not args.init:
+            raise ConfigError(
+                "nothing to train",
+                "pass --recipe configs/NAME.yaml, --model NAME, or --init musicnn-mtt",
+            )
         config = load_recipe(args.recipe) if args.recipe else {}
         if args.model:
             config["model"] = {"name": args.model}
+        if args.init:
+            config["model"] = {**(config.get("model") or {}), "init": args.init}
     overrides = []
     if args.manifest:
         overrides.append(f"data.manifest={args.manifest}")

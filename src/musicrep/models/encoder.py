@@ -256,6 +256,11 @@ def rebuild_encoder(config: dict[str, Any]) -> Encoder:
     without is a front-end/back-end pair (:func:`build_encoder`).
     """
     config = dict(config)
+    if config.get("kind") == "musicnn_tf":  # a pretrained musicnn/VGG tagger's encoder
+        from musicrep.models.musicnn_tf import MusicnnTFEncoder
+
+        config.pop("kind")
+        return MusicnnTFEncoder(**config)
     if "name" in config:
         from musicrep.models.factory import create_encoder
 

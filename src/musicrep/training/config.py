@@ -364,6 +364,8 @@ def resolve_config(recipe: dict) -> dict:
                 "the recipe names no model", "add 'model: {name: ...}' or pass --model NAME"
             )
         model = None
+    elif isinstance(model, dict) and model.get("init") and not model.get("name"):
+        model = {**model, "name": str(model["init"])}  # fine-tuning a trained model (--init)
     elif not isinstance(model, dict) or not model.get("name"):
         raise ConfigError(
             "the recipe names no model", "add 'model: {name: ...}' or pass --model NAME"

@@ -377,6 +377,7 @@ def _split_model_section(section: dict[str, Any], objective: dict) -> tuple[dict
     from musicrep.models.factory import ENCODER_KEYS
 
     options = tuple(objective_attribute(objective, "model_options", ()) or ())
+    section = {k: v for k, v in section.items() if k != "init"}  # build_parts loads it
     enc = {k: v for k, v in section.items() if k in ENCODER_KEYS}
     rest = {k: v for k, v in section.items() if k not in ENCODER_KEYS and k != "num_outputs"}
     unknown = sorted(k for k in rest if k not in options)
@@ -413,9 +414,18 @@ def build_parts(
     """
     from musicrep.models import create_encoder, rebuild_encoder
 
-    section = cfg.get("model") or {}
+    section = dict(cfg.get("model") or {})
+    init = section.pop("init", None)
     objective_spec = cfg["objective"]
     extra: dict[str, Any] = {}
+    if init and encoder is None and not encoder_config:
+        # fine-tuning: start from a trained model's encoder (pretrained name, exported folder
+        # or run folder; musicrep.io.load_model), the objective adds a new head
+        from musicrep.io import load_model
+
+        model, _, _ = load_model(init, untrained_ok=False)
+        encoder = getattr(model, "encoder", model).train()
+        section = {k: v for k, v in section.items() if k != "name"}
     if section:
         enc_options, extra = _split_model_section(section, objective_spec)
         if encoder is None:

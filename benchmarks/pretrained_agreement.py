@@ -1,0 +1,160 @@
+"""Agreement of musicrep's converted musicnn/VGG taggers with the original TensorFlow graphs.
+
+Two steps, two virtual environments (the original needs TensorFlow; musicrep does not):
+
+    # 1. original side, in a venv with TensorFlow from PyPI and the musicnn wheel:
+    python -m venv /tmp/tfvenv
+    /tmp/tfvenv/bin/pip install tensorflow-cpu tf-keras librosa 'numpy<2' soundfile
+    /tmp/tfvenv/bin/pip install --no-deps musicnn-0.1.0-py3-none-any.whl
+    TF_USE_LEGACY_KERAS=1 /tmp/tfvenv/bin/python benchmarks/pretrained_agreement.py original \
+        --clips DIR --out /tmp/original.npz
+    # 2. musicrep side, in musicrep's venv:
+    python benchmarks/pretrained_agreement.py compare --clips DIR --original /tmp/original.npz
+
+Step 1 builds the original graph (``musicnn.models.define_model``), restores the wheel's
+checkpoint and runs *every* patch of each clip through it (not through ``extractor()``, whose
+loop returns the first patch's penultimate/cnn features for all patches), feeding the
+original preprocessing (``musicnn.extractor.batch_data``: librosa, float16 storage). It saves
+the mel patches, the probabilities and every exposed layer.
+
+Step 2 runs musicrep's models (a) on the original's own mel patches: the network alone, and
+(b) end to end from the audio file (musicrep's decoding at 16 kHz, torch STFT, float16
+rounding): network + preprocessing. It prints the largest absolute difference per layer.
+``clips`` makes the clip set: short renders of the built-in corpus plus synthetic signals
+(``--make-clips DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MODELS = {"MTT_musicnn": "musicnn-mtt", "MSD_musicnn": "musicnn-msd",
+          "MTT_vgg": "vgg-mtt", "MSD_vgg": "vgg-msd"}
+MUSICNN_LAYERS = ["timbral", "temporal", "cnn1", "cnn2", "cnn3", "mean_pool", "max_pool",
+                  "penultimate"]
+VGG_LAYERS = ["pool1", "pool2", "pool3", "pool4", "pool5"]
+
+
+def make_clips(out: Path, corpus_audio: str = "data/corpus/audio") -> None:
+    """Eight clips: 4 synthetic (tone+noise, chirp, clicks, loud square wave: its mel exceeds
+    float16's range) and 4 of the built-in corpus renders if available."""
+    import soundfile as sf
+
+    out.mkdir(parents=True, exist_ok=True)
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(int(sr * 7.3)) / sr
+    sig = {
+        "tone_noise": 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(t.size),
+        "chirp": 0.5 * np.sin(2 * np.pi * (100 + 400 * t) * t),
+        "clicks": (np.arange(t.size) % 4000 < 40) * 0.8,
+        "loud_square": 0.99 * np.sign(np.sin(2 * np.pi * 220 * t[: int(sr * 4)])),
+    }
+    for name, x in sig.items():
+        sf.write(out / f"{name}.wav", x.astype(np.float32), sr)
+    corpus_dir = Path(corpus_audio)
+    corpus = sorted(corpus_dir.rglob("*.wav"))[:4] if corpus_dir.is_dir() else []
+    for p in corpus:
+        x, r = sf.read(p, dtype="float32")
+        sf.write(out / f"corpus_{p.stem}.wav", x, r)
+
+
+def original(clips: Path, out: Path) -> None:
+    import os
+
+    import tensorflow as tf
+    from musicnn import configuration as config
+    from musicnn import extractor as ex
+    from musicnn import models
+
+    tf.compat.v1.disable_eager_execution()
+    pkg = Path(models.__file__).parent
+    res = {}
+    files = sorted(clips.glob("*.wav"))
+    for ck in MODELS:
+        tf.compat.v1.reset_default_graph()
+        x = tf.compat.v1.placeholder(tf.float32, [None, 187, config.N_MELS])
+        is_training = tf.compat.v1.placeholder(tf.bool)
+        outs = models.define_model(x, is_training, ck, 50)
+        names = ["logits"] + (VGG_LAYERS if "vgg" in ck else MUSICNN_LAYERS)
+        outs = outs[:1] + outs[1:] if "vgg" in ck else outs
+        probs = tf.nn.sigmoid(outs[0])
+        sess = tf.compat.v1.Session()
+        tf.compat.v1.train.Saver().restore(sess, os.fspath(pkg / ck) + "/")
+        for f in files:
+            batch, _ = ex.batch_data(str(f), 187, 187)
+            vals = sess.run([probs, *outs[1:]], {x: batch, is_training: False})
+            res[f"{ck}/{f.name}/mel"] = batch.astype(np.float32)
+            res[f"{ck}/{f.name}/probs"] = vals[0]
+            for n, v in zip(names[1:], vals[1:]):
+                res[f"{ck}/{f.name}/{n}"] = np.asarray(v, dtype=np.float32)
+        sess.close()
+    np.savez(out, **res)
+    print(f"wrote {out}: {len(files)} clips x {len(MODELS)} models", file=sys.stderr)
+
+
+def compare(clips: Path, orig: Path) -> None:
+    import torch
+
+    import musicrep
+    from musicrep import audio
+    from musicrep.models.musicnn_tf import N_FRAMES
+
+    ref = np.load(orig)
+    files = sorted(clips.glob("*.wav"))
+    print("| model | layer | network on the original's mel: max abs diff (relative) | "
+          "end to end from audio: max abs diff (relative) |")
+    print("|---|---|---|---|")
+    for ck, name in MODELS.items():
+        model, _ = musicrep.load(name)
+        layers = ["probs"] + (VGG_LAYERS if "vgg" in ck else MUSICNN_LAYERS)
+        worst = {k: [0.0] * 4 for k in ["mel", *layers]}
+        for f in files:
+            mel = torch.from_numpy(ref[f"{ck}/{f.name}/mel"])
+            wave, _ = audio.load(f, sr=16000)
+            n = mel.shape[0]
+            with torch.no_grad():
+                a = model.encoder.net.layers(mel)
+                # end to end: the whole file's log-mel, cut in patches like the original
+                full = model.encoder.mel(torch.from_numpy(wave)[None])[0]
+                e2e = model.encoder.net.layers(
+                    torch.stack([full[i * N_FRAMES:(i + 1) * N_FRAMES] for i in range(n)]))
+            d = (full[: n * N_FRAMES].reshape(mel.shape) - mel).abs().max().item()
+            worst["mel"][1] = max(worst["mel"][1], d)
+            worst["mel"][3] = max(worst["mel"][3], d / mel.abs().max().item())
+            for out, col in ((a, 0), (e2e, 1)):
+                out = dict(out)
+                out["probs"] = torch.sigmoid(out["logits"])
+                for k in layers:
+                    mine = out[k].numpy()
+                    theirs = ref[f"{ck}/{f.name}/{k}"].reshape(mine.shape)
+                    rel = np.abs(mine - theirs).max() / max(np.abs(theirs).max(), 1e-12)
+                    worst[k][col] = max(worst[k][col], float(np.abs(mine - theirs).max()))
+                    worst[k][col + 2] = max(worst[k][col + 2], float(rel))
+        for k in ["mel", *layers]:
+            w = worst[k]
+            print(f"| {name} | {k} | {w[0]:.1e} ({w[2]:.1e}) | {w[1]:.1e} ({w[3]:.1e}) |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="musicnn conversion agreement")
+    ap.add_argument("step", choices=["make-clips", "original", "compare"])
+    ap.add_argument("--clips", type=Path, required=True)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--original", type=Path)
+    ap.add_argument("--corpus", default="data/corpus/audio", help="corpus audio folder (make-clips)")
+    a = ap.parse_args()
+    if a.step == "make-clips":
+        make_clips(a.clips, a.corpus)
+    elif a.step == "original":
+        original(a.clips, a.out)
+    else:
+        compare(a.clips, a.original)
+
+
+if __name__ == "__main__":
+    main()
