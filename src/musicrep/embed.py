@@ -632,6 +632,9 @@ MAX_BATCH_SECONDS = 120.0
 #: Files shorter than this (seconds) get a warning: their embedding is mostly zero padding.
 MIN_SECONDS = 0.25
 
+#: Choices of ``Embedder.files(engine=...)`` / ``--engine``.
+ENGINES = ("local", "ray")
+
 #: Choices of ``Embedder(precision=...)`` / ``--precision``.
 PRECISIONS = ("fp32", "bf16")
 
@@ -744,7 +747,8 @@ class Embedder:
         Windows per forward pass, capped so that one batch holds at most ``MAX_BATCH_SECONDS``
         (120 s) of audio: peak memory is dominated by the model's activations for one batch
         (16 x 29 s with ``fcn`` peaked at 2.0 GB; the cap gives 4 x 29 s, under 1 GB for a
-        one-hour file; see the benchmarks).
+        one-hour file; see the benchmarks). The cap applies on the CPU only: on a GPU the
+        activations live in GPU memory and large batches (256) keep it busy.
     layer : str, optional
         Sub-module whose mean-pooled output is the embedding (see :func:`layer_names`).
     seed : int
@@ -801,6 +805,15 @@ class Embedder:
             )
         self.workers = int(workers)
         self.precision = precision
+        # how to build this embedder again elsewhere (the Ray engine's actors and tasks)
+        self._spec = {
+            "model": model,
+            "batch_size": int(batch_size),
+            "layer": layer,
+            "seed": seed,
+            "block_seconds": float(block_seconds),
+            "precision": precision,
+        }
         self.min_seconds = MIN_SECONDS if min_seconds is None else float(min_seconds)
         #: most bytes of windows one file may hold in memory to be packed with others; longer
         #: files are streamed block by block (the long-file path)
@@ -814,7 +827,9 @@ class Embedder:
             emb = EncoderEmbedding(emb.encoder, base, layer=layer).to(self.device).eval()
         self.model = emb
         window_seconds = emb.window_samples / emb.sample_rate
-        self.batch_size = max(1, min(int(batch_size), int(MAX_BATCH_SECONDS // window_seconds)))
+        self.batch_size = int(batch_size)
+        if self.device.type == "cpu":  # activations in host memory: bound them
+            self.batch_size = max(1, min(self.batch_size, int(MAX_BATCH_SECONDS // window_seconds)))
         self.block_seconds = float(block_seconds)
         self.name: str = emb.name
         self.sample_rate: int = int(emb.sample_rate)
@@ -1006,6 +1021,8 @@ class Embedder:
         combine: str | os.PathLike | None = None,
         progress: bool = True,
         shard: str | tuple[int, int] | None = None,
+        engine: str = "local",
+        address: str | None = None,
     ) -> EmbedReport:
         """Embed many files: one ``.npz`` each in ``out_dir``, optionally one combined file.
 
@@ -1036,6 +1053,13 @@ class Embedder:
             Embed only shard ``i`` of ``N`` (0-based): every N-th input starting at the i-th,
             after output names are planned from all inputs, so N jobs (a SLURM array) write
             the same files as one job. ``combine`` then holds this shard's files.
+        engine : {"local", "ray"}
+            Where the files are decoded and embedded: this process and its worker threads,
+            or a Ray cluster (:mod:`musicrep.embed_ray`: Ray Data CPU tasks decode, an actor
+            pool runs the model). Outputs, resume, failures and writing are the same.
+        address : str, optional
+            Ray cluster address for ``engine="ray"`` (``"auto"``, ``"ray://host:10001"``);
+            None starts a local Ray instance (or joins ``RAY_ADDRESS``).
 
         Returns
         -------
@@ -1061,6 +1085,12 @@ class Embedder:
         if out_root.exists() and not out_root.is_dir():
             raise ConfigError(f"--out {out_root} exists and is not a folder")
         hop_s = _hop_samples(hop, self.window_samples, self.sample_rate)  # checked before work
+        if engine not in ENGINES:
+            raise ConfigError(f"unknown engine {engine!r}", f"choose one of {', '.join(ENGINES)}")
+        if engine == "ray":
+            from musicrep.embed_ray import _require_ray
+
+            _require_ray()  # before any work
         shard_index, shard_count = _check_shard(shard)
         report = EmbedReport()
         jobs, missing, broken = _collect(inputs, recursive)
@@ -1102,7 +1132,13 @@ class Embedder:
                     tick()
                 else:
                     todo.append((i, src, dst))
-            for (i, src, dst), outcome in self._compute(todo, hop, hop_s):
+            if engine == "ray":
+                from musicrep.embed_ray import ray_compute
+
+                outcomes = ray_compute(self, todo, hop, hop_s, address=address)
+            else:
+                outcomes = self._compute(todo, hop, hop_s)
+            for (i, src, dst), outcome in outcomes:
                 try:
                     if isinstance(outcome, BaseException):
                         raise outcome
@@ -1208,14 +1244,17 @@ class Embedder:
                 for _, fut in futures:
                     fut.cancel()
 
-    def _load(self, path: Path, hop_s: float, scene_lane: bool) -> _Loaded | None:
-        """Decode a whole file into its windows (in a worker); None if too long to hold."""
+    def _load(
+        self, path: Path, hop_s: float, scene_lane: bool, limit: bool = True
+    ) -> _Loaded | None:
+        """Decode a whole file into its windows (in a worker); None if too long to hold
+        (:attr:`pack_bytes`, unless ``limit`` is False)."""
         from musicrep import audio
 
         meta = audio.info(path)
         rate = self.sample_rate / meta.sample_rate
         expected = meta.frames * rate * self.window_samples / hop_s * (1 + scene_lane)
-        if expected * 4 > self.pack_bytes:
+        if limit and expected * 4 > self.pack_bytes:
             return None
         acc = self.model.clip_accumulator()
         parts, peak = [], 0.0

@@ -16,6 +16,7 @@ examples:
   musicrep embed x.wav --model models/hcnn --layer list --out emb/  list the layer names
   musicrep embed data/audio --model musicnn --out emb/ --device cuda --precision bf16
   musicrep embed data/audio --model musicnn --out emb/ --shard 3/16   job 3 of a 16-job array
+  musicrep embed data/audio --model musicnn --out emb/ --engine ray --address auto --device cuda
 
 --model is an exported model folder (musicrep export), a training run folder, "mfcc" (20 MFCCs
 + deltas + delta-deltas, mean and std: 120-d), or a zoo name (musicrep models) for an UNTRAINED
@@ -102,6 +103,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="bf16: run the model under autocast in bfloat16 (GPU); outputs stay float32",
     )
     p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine; ray: a Ray cluster (pip install 'musicrep[ray]'): Ray Data "
+        "CPU tasks decode, an actor pool runs the model; same outputs",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="--engine ray: cluster to join ('auto', ray://HOST:10001); default: start a local "
+        "Ray (or join RAY_ADDRESS)",
+    )
+    p.add_argument(
         "--shard",
         metavar="i/N",
         help="embed only shard i of N (0-based) of the inputs, for job arrays",
@@ -126,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
             f"--hop must be a positive number of seconds; got {args.hop}",
             "omit --hop for non-overlapping windows, or pass e.g. --hop 0.5",
         )
+    if args.address and args.engine != "ray":
+        raise ConfigError("--address is for --engine ray", "add --engine ray")
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be >= 0; got {args.workers}")
     embedder = Embedder(
@@ -151,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         combine=args.combine,
         progress=not args.quiet,
         shard=args.shard,
+        engine=args.engine,
+        address=args.address,
     )
     _summary(report)
     return 1 if report.failed else 0
