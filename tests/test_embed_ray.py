@@ -16,7 +16,18 @@ pytestmark = pytest.mark.slow  # starting Ray takes ~10 s
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    import os
+    from pathlib import Path
+
+    # the workers import the test's stand-in encoder (test_embed) by name
+    here = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path}},
+    )
     yield
     ray.shutdown()
 

@@ -643,8 +643,16 @@ PACK_BYTES = 64 * 2**20
 
 
 def default_workers() -> int:
-    """Decoding threads by default: one per core beyond the first (the model's), 1 to 8."""
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    """Decoding threads by default: one per core beyond the first (the model's), at most 8;
+    0 (the sequential path) on machines with 2 cores or fewer.
+
+    Chosen by measurement (``benchmarks/README.md``, "Embedding pipeline"): on a 2-core CPU a
+    decoding thread competes with the model's two threads, and musicnn ran at 0.81x the
+    reference extractor's rate with one worker against 1.08x sequentially (42 vs 105 files/s
+    for 1 s files, where the CPU also ran batches of 16 slower per window than batches of 1).
+    """
+    cores = os.cpu_count() or 1
+    return 0 if cores <= 2 else min(8, cores - 1)
 
 
 def input_warnings(seconds: float, peak: float, min_seconds: float = MIN_SECONDS) -> list[str]:
@@ -758,7 +766,7 @@ class Embedder:
     workers : int, optional
         Threads that decode, resample and cut files into windows for :meth:`files` while the
         model runs (default :func:`default_workers`: one per core beyond the first, at most
-        8). Windows of many files are packed into full batches. ``0``: the sequential path
+        8; 0 on machines with 2 cores or fewer, where measurement favoured it). Windows of many files are packed into full batches. ``0``: the sequential path
         (one file at a time, in the calling thread). Outputs are the same either way.
     precision : {"fp32", "bf16"}
         ``"bf16"`` runs the model under ``torch.autocast`` in bfloat16 (meant for GPUs; the

@@ -157,7 +157,11 @@ def ray_compute(
     rows = [{"i": k, "src": str(src)} for k, (_, src, _) in enumerate(todo)]
     ds = ray.data.from_items(rows)
     # CPU tasks (a plain function, not actors): decode, resample, window
-    ds = ds.map(_decode, fn_kwargs={"spec": spec, "hop_s": hop_s, "scene_lane": scene_lane})
+    ds = ds.map(
+        _decode,
+        fn_kwargs={"spec": spec, "hop_s": hop_s, "scene_lane": scene_lane},
+        num_cpus=1,
+    )
     ds = ds.map_batches(
         _Model,
         fn_constructor_args=(spec, str(embedder.device)),
@@ -165,6 +169,9 @@ def ray_compute(
         batch_format="numpy",
         concurrency=actors,
         num_gpus=1 if gpu else 0,
+        # other resources than the decode tasks: Ray then keeps the two stages apart (decoding
+        # in tasks, the model in long-lived actors) instead of fusing them into the actors
+        num_cpus=0.5,
     )
     results: dict[int, dict] = {}
     nxt = 0

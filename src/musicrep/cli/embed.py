@@ -94,7 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="decoding threads beside the model (default: cores - 1, 1 to 8); 0: sequential",
+        help="decoding threads beside the model (default: cores - 1, at most 8; 0 on <= 2 cores); "
+        "0: sequential",
     )
     p.add_argument(
         "--precision",
