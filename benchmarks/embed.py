@@ -377,12 +377,35 @@ def pipeline_main(args) -> int:
         reference_musicnn(paths[:1], args.batch)  # warm-up (imports, allocator)
         t_ref = reference_musicnn(paths, args.batch)
         t_seq, _ = pipeline_rate("musicnn", clips, args.batch, 0)
-        t_par, _ = pipeline_rate("musicnn", clips, args.batch, workers)
         side = [
             ("musicnn reference extractor (librosa mel on the CPU, then the network)", t_ref),
-            ("musicrep embed, --workers 0 (sequential)", t_seq),
-            (f"musicrep embed, --workers {workers} (default here)", t_par),
+            (
+                f"musicrep embed, --workers 0 (sequential){' (default here)' * (workers == 0)}",
+                t_seq,
+            ),
         ]
+        for w in sorted({1, 2, workers} - {0}):
+            t_par, _ = pipeline_rate("musicnn", clips, args.batch, w)
+            default = " (default here)" if w == workers else ""
+            side.append((f"musicrep embed, --workers {w} (packed batches){default}", t_par))
+        ray_rows = []
+        if args.ray:  # the Ray engine on this machine, same files (ray.init timed separately)
+            import ray
+
+            from musicrep.embed import Embedder
+
+            t0 = time.perf_counter()
+            ray.init(num_cpus=args.threads, include_dashboard=False, log_to_driver=False)
+            t_init = time.perf_counter() - t0
+            for attempt in ("first (actor start, model load)", "second (warm cluster)"):
+                with tempfile.TemporaryDirectory() as out:
+                    t0 = time.perf_counter()
+                    Embedder("musicnn", batch_size=args.batch).files(
+                        [clips], out, engine="ray", progress=False
+                    )
+                    ray_rows.append((f"--engine ray, {attempt}", time.perf_counter() - t0))
+            ray.shutdown()
+            ray_rows.insert(0, ("ray.init of a local 2-CPU instance (once per run)", t_init))
         # 2. cost per audio second, 10 s files to one 1-hour file
         for seconds, count in args.cost_cases:
             folder = tmp / f"cost{seconds:g}"
@@ -445,6 +468,10 @@ def pipeline_main(args) -> int:
     ]
     for label, t in side:
         lines.append(f"| {label} | {t:.2f} | {audio / t:.1f} | {t_ref / t:.2f}x |")
+    for label, t in ray_rows:
+        rate = f"{audio / t:.1f}" if label.startswith("--engine") else "—"
+        ratio = f"{t_ref / t:.2f}x" if label.startswith("--engine") else "—"
+        lines.append(f"| {label} | {t:.2f} | {rate} | {ratio} |")
     lines += [
         "",
         "Cost per audio second by file length (musicnn, default workers):",
@@ -500,6 +527,9 @@ def main() -> int:
         action="store_true",
         help="only the input-pipeline section: musicnn vs its reference extractor, cost per "
         "audio second by file length, peak RSS of embed/predict on one long file",
+    )
+    p.add_argument(
+        "--ray", action="store_true", help="--pipeline: also time --engine ray (needs ray)"
     )
     p.add_argument("--clips", type=int, default=20, help="--pipeline: side-by-side files (20)")
     p.add_argument("--clip-seconds", type=float, default=10.0, help="their length (10 s)")
