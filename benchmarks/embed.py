@@ -375,19 +375,23 @@ def pipeline_main(args) -> int:
         paths = sorted(clips.glob("*.wav"))
         audio = args.clips * args.clip_seconds
         reference_musicnn(paths[:1], args.batch)  # warm-up (imports, allocator)
-        t_ref = reference_musicnn(paths, args.batch)
-        t_seq, _ = pipeline_rate("musicnn", clips, args.batch, 0)
-        side = [
-            ("musicnn reference extractor (librosa mel on the CPU, then the network)", t_ref),
-            (
-                f"musicrep embed, --workers 0 (sequential){' (default here)' * (workers == 0)}",
-                t_seq,
-            ),
-        ]
-        for w in sorted({1, 2, workers} - {0}):
-            t_par, _ = pipeline_rate("musicnn", clips, args.batch, w)
+        # interleaved rounds, median of each: the machine is shared, so a single run can land
+        # on a busy moment for one extractor only
+        cases = [("ref", None), ("w", 0)] + [("w", w) for w in sorted({1, 2, workers} - {0})]
+        times: dict = {c: [] for c in cases}
+        for _ in range(args.rounds):
+            for kind, w in cases:
+                if kind == "ref":
+                    times[kind, w].append(reference_musicnn(paths, args.batch))
+                else:
+                    times[kind, w].append(pipeline_rate("musicnn", clips, args.batch, w)[0])
+        med = {c: float(np.median(v)) for c, v in times.items()}
+        t_ref = med["ref", None]
+        side = [("musicnn reference extractor (librosa mel on the CPU, then the network)", t_ref)]
+        for kind, w in cases[1:]:
+            how = "sequential" if w == 0 else "packed batches"
             default = " (default here)" if w == workers else ""
-            side.append((f"musicrep embed, --workers {w} (packed batches){default}", t_par))
+            side.append((f"musicrep embed, --workers {w} ({how}){default}", med[kind, w]))
         ray_rows = []
         if args.ray:  # the Ray engine on this machine, same files (ray.init timed separately)
             import ray
@@ -461,7 +465,8 @@ def pipeline_main(args) -> int:
         "untrained musicnn, synthetic 16 kHz WAVs (noise + tones); one run each, so expect "
         "~10% noise from other jobs on the machine).",
         "",
-        f"Side by side, {args.clips} files x {args.clip_seconds:g} s, in one run:",
+        f"Side by side, {args.clips} files x {args.clip_seconds:g} s, in one run: median of "
+        f"{args.rounds} interleaved rounds (Ray rows: one run each):",
         "",
         "| extractor | seconds | audio s/s | vs reference |",
         "|---|---:|---:|---:|",
@@ -530,6 +535,9 @@ def main() -> int:
     )
     p.add_argument(
         "--ray", action="store_true", help="--pipeline: also time --engine ray (needs ray)"
+    )
+    p.add_argument(
+        "--rounds", type=int, default=3, help="--pipeline: interleaved side-by-side rounds (3)"
     )
     p.add_argument("--clips", type=int, default=20, help="--pipeline: side-by-side files (20)")
     p.add_argument("--clip-seconds", type=float, default=10.0, help="their length (10 s)")

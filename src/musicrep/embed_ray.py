@@ -167,7 +167,7 @@ def ray_compute(
         fn_constructor_args=(spec, str(embedder.device)),
         batch_size=FILES_PER_CALL,
         batch_format="numpy",
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_gpus=1 if gpu else 0,
         # other resources than the decode tasks: Ray then keeps the two stages apart (decoding
         # in tasks, the model in long-lived actors) instead of fusing them into the actors
