@@ -290,6 +290,219 @@ def render(args, tp: list[dict], mem: list[dict], hr: list[dict], hour_seconds: 
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------------------- input pipeline
+PIPELINE_SECTION = "## Embedding pipeline"
+
+
+def reference_musicnn(paths: list[Path], batch: int) -> float:
+    """The musicnn package's extractor, reimplemented: seconds to embed ``paths``.
+
+    As ``musicnn.extractor.batch_data``: ``librosa.load(path, sr=16000)``, then
+    ``librosa.feature.melspectrogram(n_fft=512, hop_length=256, n_mels=96)``, ``log10(10000 x
+    + 1)``, cut into non-overlapping patches of 187 frames (3 s); the patches then go through
+    the musicnn network (here musicrep's untrained ``musicnn`` back-end after its input
+    BatchNorm, on the librosa mel: the same network cost; the original runs TensorFlow).
+    Everything runs in one thread of control, file after file (as the package does).
+    """
+    import librosa
+    import torch
+
+    from musicrep.embed import resolve_model
+
+    enc = resolve_model("musicnn").encoder
+    frames = enc.frontend(torch.zeros(1, enc.input_samples)).shape[-1]
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for path in paths:
+            y, _ = librosa.load(path, sr=16000)
+            mel = librosa.feature.melspectrogram(
+                y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96
+            ).T
+            mel = np.log10(10000 * mel + 1).astype(np.float32)
+            if len(mel) < frames:  # musicnn pads a short file up to one patch
+                mel = np.pad(mel, ((0, frames - len(mel)), (0, 0)))
+            starts = range(0, len(mel) - frames + 1, frames)
+            patches = np.stack([mel[a : a + frames].T for a in starts])
+            for i in range(0, len(patches), batch):
+                x = torch.from_numpy(patches[i : i + batch])
+                enc.backend(enc.frontend._finish(x))
+    return time.perf_counter() - t0
+
+
+def pipeline_rate(name: str, folder: Path, batch: int, workers: int | None) -> tuple[float, float]:
+    """``(seconds, audio seconds)`` of ``Embedder.files`` over ``folder`` (after a warm-up)."""
+    from musicrep.embed import Embedder
+
+    emb = Embedder(name, batch_size=batch, workers=workers)
+    warm = folder.parent / "warm.wav"
+    if not warm.exists():
+        write_wav(warm, 2.0, seed=99)
+    emb.file(warm)
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        report = emb.files([folder], out, progress=False)
+        return time.perf_counter() - t0, report.audio_seconds
+
+
+def rss_command(code: str, threads: int) -> float:
+    """Peak RSS (GB) of a fresh Python running ``code`` (its own ``ru_maxrss`` at the end)."""
+    full = (
+        f"import torch; torch.set_num_threads({threads})\n"
+        + code
+        + "import resource; print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", full], check=True, capture_output=True, text=True)
+    kb = next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("RSS "))
+    return int(kb) / 2**20
+
+
+def pipeline_main(args) -> int:
+    import torch
+
+    from musicrep.embed import default_workers
+
+    torch.set_num_threads(args.threads)
+    workers = default_workers()
+    lines = []
+    rows_cost = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # 1. side by side: the reference extractor, sequential musicrep, parallel musicrep
+        clips = tmp / "clips"
+        clips.mkdir()
+        for i in range(args.clips):
+            write_wav(clips / f"c{i}.wav", args.clip_seconds, seed=i)
+        paths = sorted(clips.glob("*.wav"))
+        audio = args.clips * args.clip_seconds
+        reference_musicnn(paths[:1], args.batch)  # warm-up (imports, allocator)
+        # interleaved rounds, median of each: the machine is shared, so a single run can land
+        # on a busy moment for one extractor only
+        cases = [("ref", None), ("w", 0)] + [("w", w) for w in sorted({1, 2, workers} - {0})]
+        times: dict = {c: [] for c in cases}
+        for _ in range(args.rounds):
+            for kind, w in cases:
+                if kind == "ref":
+                    times[kind, w].append(reference_musicnn(paths, args.batch))
+                else:
+                    times[kind, w].append(pipeline_rate("musicnn", clips, args.batch, w)[0])
+        med = {c: float(np.median(v)) for c, v in times.items()}
+        t_ref = med["ref", None]
+        side = [("musicnn reference extractor (librosa mel on the CPU, then the network)", t_ref)]
+        for kind, w in cases[1:]:
+            how = "sequential" if w == 0 else "packed batches"
+            default = " (default here)" if w == workers else ""
+            side.append((f"musicrep embed, --workers {w} ({how}){default}", med[kind, w]))
+        ray_rows = []
+        if args.ray:  # the Ray engine on this machine, same files (ray.init timed separately)
+            import ray
+
+            from musicrep.embed import Embedder
+
+            t0 = time.perf_counter()
+            ray.init(num_cpus=args.threads, include_dashboard=False, log_to_driver=False)
+            t_init = time.perf_counter() - t0
+            for attempt in ("first (actor start, model load)", "second (warm cluster)"):
+                with tempfile.TemporaryDirectory() as out:
+                    t0 = time.perf_counter()
+                    Embedder("musicnn", batch_size=args.batch).files(
+                        [clips], out, engine="ray", progress=False
+                    )
+                    ray_rows.append((f"--engine ray, {attempt}", time.perf_counter() - t0))
+            ray.shutdown()
+            ray_rows.insert(0, ("ray.init of a local 2-CPU instance (once per run)", t_init))
+        # 2. cost per audio second, 10 s files to one 1-hour file
+        for seconds, count in args.cost_cases:
+            folder = tmp / f"cost{seconds:g}"
+            folder.mkdir()
+            for i in range(count):
+                write_wav(folder / f"f{i}.wav", seconds, seed=1000 + i)
+            t, a = pipeline_rate("musicnn", folder, args.batch, workers)
+            rows_cost.append((seconds, count, a, t))
+            for f in folder.iterdir():
+                f.unlink()
+        # 3. peak RSS on the one-hour file: embed and predict (old whole-file predict for
+        # comparison)
+        long = tmp / "hour.wav"
+        write_wav(long, args.hour_seconds, seed=7)
+        common = (
+            "import numpy as np, torch\n"
+            "from musicrep.models import create_model\n"
+            "torch.manual_seed(0); m = create_model('musicnn').eval()\n"
+            "meta = {'task': 'multilabel', 'input_samples': m.encoder.input_samples, "
+            "'sample_rate': m.encoder.sample_rate}\n"
+        )
+        whole = (
+            common + "from musicrep import audio\n"
+            "from musicrep.evaluate_tracks import activation_for\n"
+            f"w, _ = audio.load({str(long)!r}, sr=16000)\n"
+            "n = -(-len(w) // 48000)\n"
+            "c = audio.equally_spaced_chunks(w, 48000, n, endpoint=True)\n"
+            "with torch.inference_mode():\n"
+            "    for i in range(0, n, 16):\n"
+            "        activation_for('multilabel')(m(torch.from_numpy(c[i:i+16])))\n"
+        )
+        stream = common + (
+            f"from musicrep.io import predict_file\npredict_file(m, meta, {str(long)!r})\n"
+        )
+        emb = (
+            "from musicrep.embed import Embedder\n"
+            f"Embedder('musicnn').files([{str(long)!r}], {str(tmp / 'o')!r}, progress=False)\n"
+        )
+        rss = [
+            ("embed, musicnn, 1-hour file (default workers)", rss_command(emb, args.threads)),
+            (
+                "predict before (whole file decoded, chunks copied)",
+                rss_command(whole, args.threads),
+            ),
+            ("predict now (streamed)", rss_command(stream, args.threads)),
+        ]
+    cmd = "python benchmarks/embed.py --pipeline " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    lines += [
+        PIPELINE_SECTION,
+        "",
+        f"Command: `{cmd.strip()}` ({dt.date.today()}, {cpu_model()}, torch "
+        f"{__import__('torch').__version__}, {args.threads} torch threads, batch {args.batch}; "
+        "untrained musicnn, synthetic 16 kHz WAVs (noise + tones); one run each, so expect "
+        "~10% noise from other jobs on the machine).",
+        "",
+        f"Side by side, {args.clips} files x {args.clip_seconds:g} s, in one run: median of "
+        f"{args.rounds} interleaved rounds (Ray rows: one run each):",
+        "",
+        "| extractor | seconds | audio s/s | vs reference |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, t in side:
+        lines.append(f"| {label} | {t:.2f} | {audio / t:.1f} | {t_ref / t:.2f}x |")
+    for label, t in ray_rows:
+        rate = f"{audio / t:.1f}" if label.startswith("--engine") else "—"
+        ratio = f"{t_ref / t:.2f}x" if label.startswith("--engine") else "—"
+        lines.append(f"| {label} | {t:.2f} | {rate} | {ratio} |")
+    lines += [
+        "",
+        "Cost per audio second by file length (musicnn, default workers):",
+        "",
+        "| file length | files | audio s | seconds | ms per audio s |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for seconds, count, a, t in rows_cost:
+        lines.append(f"| {seconds:g} s | {count} | {a:.0f} | {t:.2f} | {1000 * t / a:.2f} |")
+    lines += [
+        "",
+        f"Peak RSS of a fresh process, {args.hour_seconds:g} s file (musicnn):",
+        "",
+        "| case | peak RSS (GB) |",
+        "|---|---:|",
+    ]
+    for label, gb in rss:
+        lines.append(f"| {label} | {gb:.2f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        update_section(args.readme, PIPELINE_SECTION, text)
+        print(f"wrote the '{PIPELINE_SECTION[3:]}' section of {args.readme}", file=sys.stderr)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", help="models to time (default: every zoo model + mfcc)")
@@ -315,12 +528,36 @@ def main() -> int:
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--readme", type=Path, default=README)
     p.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="only the input-pipeline section: musicnn vs its reference extractor, cost per "
+        "audio second by file length, peak RSS of embed/predict on one long file",
+    )
+    p.add_argument(
+        "--ray", action="store_true", help="--pipeline: also time --engine ray (needs ray)"
+    )
+    p.add_argument(
+        "--rounds", type=int, default=3, help="--pipeline: interleaved side-by-side rounds (3)"
+    )
+    p.add_argument("--clips", type=int, default=20, help="--pipeline: side-by-side files (20)")
+    p.add_argument("--clip-seconds", type=float, default=10.0, help="their length (10 s)")
+    p.add_argument(
+        "--cost-cases",
+        nargs="*",
+        type=lambda t: tuple(float(v) if i == 0 else int(v) for i, v in enumerate(t.split(":"))),
+        default=[(10.0, 12), (60.0, 2), (600.0, 1), (3600.0, 1)],
+        metavar="SECONDS:FILES",
+        help="--pipeline cost cases (10:12 60:2 600:1 3600:1)",
+    )
+    p.add_argument(
         "--rss-child", nargs=3, metavar=("MODEL", "PATH", "MODE"), help=argparse.SUPPRESS
     )
     args = p.parse_args()
     if args.rss_child:
         rss_child(*args.rss_child, threads=args.threads, batch=args.batch)
         return 0
+    if args.pipeline:
+        return pipeline_main(args)
 
     from musicrep.models import list_models
 

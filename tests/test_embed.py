@@ -367,3 +367,180 @@ def test_cli_layer_list(capsys):
     code = main(["embed", "x.wav", "--model", "samplecnn", "--out", "o", "--layer", "list"])
     names = capsys.readouterr().out.split()
     assert code == 0 and "backend.blocks.3" in names
+
+
+# ----------------------------------------------------------------------------- parallel pipeline
+
+
+@pytest.fixture
+def varied(tmp_path):
+    """Files of many lengths and rates (short ones share batches; one long one streams)."""
+    root = tmp_path / "varied"
+    root.mkdir()
+    for i, seconds in enumerate([0.05, 0.1, 0.35, 0.02, 1.3, 0.26, 2.7, 0.6]):
+        sr = 22050 if i % 3 == 1 else SR
+        sf.write(root / f"f{i}.wav", _noise(seconds, sr=sr, seed=i), sr)
+    sf.write(root / "zz_long.flac", _noise(12.0, seed=99), SR)
+    (root / "broken.wav").write_text("not audio")
+    return root
+
+
+def _outputs(out):
+    result = {}
+    for p in sorted(out.rglob("*.npz")):
+        with np.load(p) as d:
+            result[p.relative_to(out).as_posix()] = {k: d[k] for k in d.files}
+    return result
+
+
+@pytest.mark.parametrize("model, hop", [("tiny", None), ("tiny", 0.037), ("mfcc", 0.5)])
+def test_parallel_pipeline_matches_sequential_file_by_file(varied, tmp_path, model, hop):
+    def make(workers):
+        m = TinyEncoder() if model == "tiny" else "mfcc"
+        e = Embedder(m, batch_size=7, workers=workers, block_seconds=1.0)
+        e.pack_bytes = 200_000  # the 12 s file streams (the long-file path), the rest pack
+        return e
+
+    reports, outs = [], []
+    for workers in (0, 2):
+        out = tmp_path / f"out{workers}"
+        reports.append(
+            make(workers).files(varied, out, hop=hop, combine=out / "all.npz", progress=False)
+        )
+        outs.append(_outputs(out))
+    seq, par = outs
+    assert sorted(seq) == sorted(par) and len(seq) == 10  # 9 files + all.npz
+    for name in seq:
+        for key in seq[name]:
+            a, b = seq[name][key], par[name][key]
+            if a.dtype.kind in "fc":
+                np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=f"{name}:{key}")
+            else:
+                assert (a == b).all(), (name, key)
+    assert [p.name for p, _ in reports[0].failed] == [p.name for p, _ in reports[1].failed]
+    assert reports[0].warnings == reports[1].warnings
+    assert [(s, d.name) for s, d in reports[0].outputs] == [
+        (s, d.name) for s, d in reports[1].outputs
+    ]
+
+
+def test_short_batches_are_packed_across_files(varied, tmp_path):
+    calls = []
+    e = Embedder(TinyEncoder(), batch_size=16, workers=1)
+    real = e._run_windows
+    e._run_windows = lambda w: calls.append(len(w)) or real(w)
+    files = sorted(varied.glob("f*.wav"))
+    e.files(files, tmp_path / "o", progress=False)
+    # 8 files of 1 to 27 windows: one forward pass per 16 windows, not one per file
+    total = sum(calls)
+    assert len(calls) == -(-total // 16) and all(c == 16 for c in calls[:-1])
+
+
+def test_shards_write_the_same_files_as_one_job(varied, tmp_path):
+    one = Embedder(TinyEncoder(), workers=0).files(varied, tmp_path / "one", progress=False)
+    out = tmp_path / "sharded"
+    for i in range(3):
+        Embedder(TinyEncoder(), workers=1).files(varied, out, shard=f"{i}/3", progress=False)
+    a, b = _outputs(tmp_path / "one"), _outputs(out)
+    assert sorted(a) == sorted(b) and len(a) == len(one.written)
+    for name in a:
+        np.testing.assert_allclose(b[name]["embedding"], a[name]["embedding"], atol=1e-6)
+    with pytest.raises(ConfigError, match="i/N"):
+        Embedder(TinyEncoder()).files(varied, out, shard="3", progress=False)
+    with pytest.raises(ConfigError, match="0 <= i < N"):
+        Embedder(TinyEncoder()).files(varied, out, shard="3/3", progress=False)
+
+
+# ----------------------------------------------------------------------------- bad input (#14)
+
+
+def test_missing_input_is_an_argument_error_and_combine_is_kept(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    combine = tmp_path / "existing.npz"
+    assert (
+        main(
+            [
+                "embed",
+                str(folder / "a.wav"),
+                "--model",
+                "mfcc",
+                "--out",
+                str(out),
+                "--combine",
+                str(combine),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    before = combine.read_bytes()
+    capsys.readouterr()
+    code = main(
+        [
+            "embed",
+            str(tmp_path / "typo_dir"),
+            "--model",
+            "mfcc",
+            "--out",
+            str(out),
+            "--combine",
+            str(combine),
+            "-q",
+        ]
+    )
+    assert code == 2 and "typo_dir" in capsys.readouterr().err
+    assert combine.read_bytes() == before
+    # inputs that all fail: the combine file is not replaced by an empty one
+    code = main(
+        [
+            "embed",
+            str(folder / "broken.wav"),
+            "--model",
+            "mfcc",
+            "--out",
+            str(out),
+            "--combine",
+            str(combine),
+            "-q",
+        ]
+    )
+    assert code == 1 and combine.read_bytes() == before
+    assert "not written: no input was embedded (the existing file is kept)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_broken_symlink_in_a_folder_is_listed_as_failed(tmp_path, tiny):
+    root = tmp_path / "in"
+    root.mkdir()
+    sf.write(root / "a.wav", _noise(0.3), SR)
+    os.symlink(tmp_path / "gone.wav", root / "link.wav")
+    report = tiny.files(root, tmp_path / "out", progress=False)
+    assert [p.name for p in report.written] == ["a.npz"]
+    assert [(p.name, "broken symbolic link" in r) for p, r in report.failed] == [("link.wav", True)]
+
+
+def test_short_and_silent_files_are_warned_once_each(tmp_path, tiny, capsys):
+    root = tmp_path / "in"
+    root.mkdir()
+    sf.write(root / "short.wav", _noise(0.01), SR)
+    sf.write(root / "silent.wav", np.zeros(SR, np.float32), SR)
+    sf.write(root / "ok.wav", _noise(0.5), SR)
+    for workers in (0, 1):
+        report = Embedder(TinyEncoder(), workers=workers).files(
+            root, tmp_path / f"o{workers}", progress=False
+        )
+        assert len(report.written) == 3 and not report.failed
+        got = [(p.name, r.split(" ")[0]) for p, r in report.warnings]
+        assert got == [("short.wav", "only"), ("silent.wav", "digitally")]
+    out = tmp_path / "cli"
+    assert main(["embed", str(root), "--model", "mfcc", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "warnings 2" in text and text.count("short.wav") == 1
+
+
+@pytest.mark.parametrize("hop", ["0", "-1", "nan"])
+def test_bad_hop_is_an_argument_error_before_any_work(folder, tmp_path, capsys, hop):
+    out = tmp_path / "out"
+    code = main(["embed", str(folder), "--model", "mfcc", "--out", str(out), f"--hop={hop}"])
+    assert code == 2 and "--hop" in capsys.readouterr().err and not out.exists()

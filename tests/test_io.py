@@ -144,3 +144,54 @@ def test_predict_file_averages_chunks_over_the_whole_file(tmp_path):
         expected = torch.softmax(model(torch.from_numpy(chunks)), -1).mean(0).numpy()
     np.testing.assert_allclose(probs, expected, rtol=1e-5)
     assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predict_streams_and_matches_whole_file_chunking(run_dir, tmp_path, monkeypatch):
+    """predict_file reads blocks (never the whole file) and gives the probabilities of the
+    equally spaced chunks of the decoded file, for files shorter and longer than one chunk,
+    at the model's rate and resampled."""
+    from musicrep import audio, io
+    from musicrep.evaluate_tracks import activation_for
+
+    out = tmp_path / "model"
+    assert main(["export", str(run_dir), str(out)]) == 0
+    model, meta = io.load(out)
+    n_in, act = int(meta["input_samples"]), activation_for(meta["task"])
+    rng = np.random.default_rng(0)
+    cases = []
+    for name, seconds, rate in [("short", 0.3, SR), ("long", 7.3, SR), ("resampled", 5.1, 22050)]:
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, 0.2 * rng.standard_normal(int(seconds * rate)).astype(np.float32), rate)
+        wave, _ = audio.load(path, sr=int(meta["sample_rate"]))
+        n = max(1, -(-len(wave) // n_in))
+        chunks = audio.equally_spaced_chunks(wave, n_in, n, endpoint=True)
+        with torch.no_grad():
+            expected = act(model(torch.from_numpy(chunks)).float()).mean(0).numpy()
+        cases.append((path, expected))
+
+    def no_whole_file(*a, **k):
+        raise AssertionError("predict_file must stream, not load the whole file")
+
+    monkeypatch.setattr(audio, "load", no_whole_file)
+    for path, expected in cases:
+        stats = {}
+        got = io.predict_file(model, meta, path, batch_size=3, stats=stats)
+        np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=path.name)
+        assert stats["peak"] > 0 and stats["seconds"] > 0
+
+
+def test_predict_warns_about_short_and_silent_files(run_dir, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["export", str(run_dir), str(out)]) == 0
+    short, silent = tmp_path / "short.wav", tmp_path / "silent.wav"
+    sf.write(short, 0.1 * np.ones(int(0.01 * SR), np.float32), SR)
+    sf.write(silent, np.zeros(SR, np.float32), SR)
+    capsys.readouterr()
+    assert main(["predict", str(short), str(silent), "--model", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert [(w["path"], w["warning"].split()[0]) for w in doc["warnings"]] == [
+        (str(short), "only"),
+        (str(silent), "digitally"),
+    ]
+    assert captured.err.count("short.wav") == 1 and captured.err.count("silent.wav") == 1

@@ -65,6 +65,7 @@ import os
 import sys
 import time
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -525,6 +526,9 @@ class EmbedReport:
         Outputs that already existed and were kept (``overwrite=False``).
     failed : list of (Path, str)
         Inputs that could not be embedded, with the reason.
+    warnings : list of (Path, str)
+        Inputs embedded with a caveat (too short, digitally silent), one entry per condition,
+        and a ``combine`` file left unwritten because nothing was embedded.
     combined_path : Path or None
         The ``combine`` file, if one was written.
     outputs : list of (Path, Path)
@@ -539,6 +543,7 @@ class EmbedReport:
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    warnings: list[tuple[Path, str]] = field(default_factory=list)
     combined_path: Path | None = None
     outputs: list[tuple[Path, Path]] = field(default_factory=list)
     audio_seconds: float = 0.0
@@ -593,6 +598,119 @@ class _Lane:
 #: Most audio (seconds) in one forward batch; bounds peak memory for long-window models.
 MAX_BATCH_SECONDS = 120.0
 
+#: Files shorter than this (seconds) get a warning: their embedding is mostly zero padding.
+MIN_SECONDS = 0.25
+
+#: Choices of ``Embedder.files(engine=...)`` / ``--engine``.
+ENGINES = ("local", "ray")
+
+#: Choices of ``Embedder(precision=...)`` / ``--precision``.
+PRECISIONS = ("fp32", "bf16")
+
+#: A file whose windows take more than this many bytes is streamed instead of packed.
+PACK_BYTES = 64 * 2**20
+
+
+def default_workers() -> int:
+    """Decoding threads by default: one per core beyond the first (the model's), at most 8;
+    0 (the sequential path) on machines with 2 cores or fewer.
+
+    Chosen by measurement (``benchmarks/README.md``, "Embedding pipeline"): on a 2-core CPU a
+    decoding thread competes with the model's two threads, and musicnn ran at 0.81x the
+    reference extractor's rate with one worker against 1.08x sequentially (42 vs 105 files/s
+    for 1 s files, where the CPU also ran batches of 16 slower per window than batches of 1).
+    """
+    cores = os.cpu_count() or 1
+    return 0 if cores <= 2 else min(8, cores - 1)
+
+
+def input_warnings(seconds: float, peak: float, min_seconds: float = MIN_SECONDS) -> list[str]:
+    """Why a file's embedding (or prediction) may mean little: too short, or digital silence.
+
+    Used by ``embed`` and ``predict``; one entry per condition, empty when the input is fine.
+    """
+    out = []
+    if seconds < min_seconds:
+        out.append(
+            f"only {seconds:.3g} s of audio (< {min_seconds:g} s): the result is mostly "
+            "zero padding"
+        )
+    if peak == 0.0:
+        out.append("digitally silent (every sample is 0): the result says nothing about music")
+    return out
+
+
+def _windows(x: np.ndarray, window: int, hop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All windows of ``x`` at once (the framing of :class:`_Framer`): windows, starts, valid."""
+    starts, valid = frame_starts(len(x), window, hop)
+    out = np.zeros((len(starts), window), dtype=np.float32)
+    for k, (a, v) in enumerate(zip(starts, valid)):
+        out[k, :v] = x[a : a + v]
+    return out, starts, valid
+
+
+@dataclass
+class _Loaded:
+    """One file decoded whole by a worker: its windows per lane, ready to be packed."""
+
+    lanes: list[np.ndarray]  # [timestamp windows] or [timestamp windows, scene windows]
+    starts: np.ndarray
+    valid: np.ndarray
+    clip: np.ndarray | None  # the model's own clip statistics, if it has them
+    n: int
+    peak: float
+    outs: list[list[np.ndarray]] = field(default_factory=list)
+    pending: int = 0  # windows still without an output
+
+
+class _Packer:
+    """Packs the windows of many files into full batches and splits the outputs back."""
+
+    def __init__(self, embedder: Embedder):
+        self.embedder = embedder
+        self.batch = np.empty((embedder.batch_size, embedder.window_samples), dtype=np.float32)
+        self.queue: deque[list] = deque()  # [loaded, lane, windows, next row]
+        self.files: deque[tuple[object, _Loaded]] = deque()
+
+    def add(self, key: object, item: _Loaded) -> None:
+        item.outs = [[] for _ in item.lanes]
+        item.pending = sum(len(w) for w in item.lanes)
+        self.files.append((key, item))
+        for lane, w in enumerate(item.lanes):
+            self.queue.append([item, lane, w, 0])
+        while sum(len(q[2]) - q[3] for q in self.queue) >= len(self.batch):
+            self._run()
+
+    def _run(self) -> None:
+        fill, parts = 0, []
+        while self.queue and fill < len(self.batch):
+            seg = self.queue[0]
+            item, lane, w, row = seg
+            take = min(len(w) - row, len(self.batch) - fill)
+            self.batch[fill : fill + take] = w[row : row + take]
+            parts.append((item, lane, fill, take))
+            fill += take
+            seg[3] += take
+            if seg[3] == len(w):
+                self.queue.popleft()
+        if not fill:
+            return
+        with torch.inference_mode():
+            out = self.embedder._run_windows(self.batch[:fill])
+        for item, lane, a, take in parts:
+            item.outs[lane].append(out[a : a + take])
+            item.pending -= take
+
+    def done(self) -> Iterator[tuple[object, _Loaded]]:
+        """Files (in the order added) whose every window has its output."""
+        while self.files and self.files[0][1].pending == 0:
+            yield self.files.popleft()
+
+    def drain(self) -> Iterator[tuple[object, _Loaded]]:
+        while self.queue:
+            self._run()
+        yield from self.done()
+
 
 class Embedder:
     """Scene and timestamp embeddings of any length of audio with one model.
@@ -606,13 +724,24 @@ class Embedder:
         Windows per forward pass, capped so that one batch holds at most ``MAX_BATCH_SECONDS``
         (120 s) of audio: peak memory is dominated by the model's activations for one batch
         (16 x 29 s with ``fcn`` peaked at 2.0 GB; the cap gives 4 x 29 s, under 1 GB for a
-        one-hour file; see the benchmarks).
+        one-hour file; see the benchmarks). The cap applies on the CPU only: on a GPU the
+        activations live in GPU memory and large batches (256) keep it busy.
     layer : str, optional
         Sub-module whose mean-pooled output is the embedding (see :func:`layer_names`).
     seed : int
         Seed of untrained zoo encoders.
     block_seconds : float
         Length of the blocks long files are read in (memory ~ block + one window).
+    workers : int, optional
+        Threads that decode, resample and cut files into windows for :meth:`files` while the
+        model runs (default :func:`default_workers`: one per core beyond the first, at most
+        8; 0 on machines with 2 cores or fewer, where measurement favoured it). Windows of many files are packed into full batches. ``0``: the sequential path
+        (one file at a time, in the calling thread). Outputs are the same either way.
+    precision : {"fp32", "bf16"}
+        ``"bf16"`` runs the model under ``torch.autocast`` in bfloat16 (meant for GPUs; the
+        outputs are stored as float32 either way).
+    min_seconds : float
+        Files shorter than this get a warning in the report (:data:`MIN_SECONDS`).
 
     Attributes
     ----------
@@ -635,11 +764,37 @@ class Embedder:
         layer: str | None = None,
         seed: int = 0,
         block_seconds: float = 30.0,
+        workers: int | None = None,
+        precision: str = "fp32",
+        min_seconds: float | None = None,
     ):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer; got {batch_size!r}")
         if not block_seconds > 0:
             raise ConfigError(f"block_seconds must be > 0; got {block_seconds!r}")
+        if workers is None:
+            workers = default_workers()
+        if int(workers) != workers or workers < 0:
+            raise ConfigError(f"workers must be a whole number >= 0; got {workers!r}")
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"unknown precision {precision!r}", f"choose one of {', '.join(PRECISIONS)}"
+            )
+        self.workers = int(workers)
+        self.precision = precision
+        # how to build this embedder again elsewhere (the Ray engine's actors and tasks)
+        self._spec = {
+            "model": model,
+            "batch_size": int(batch_size),
+            "layer": layer,
+            "seed": seed,
+            "block_seconds": float(block_seconds),
+            "precision": precision,
+        }
+        self.min_seconds = MIN_SECONDS if min_seconds is None else float(min_seconds)
+        #: most bytes of windows one file may hold in memory to be packed with others; longer
+        #: files are streamed block by block (the long-file path)
+        self.pack_bytes = PACK_BYTES
         self.device = torch.device(device)
         emb = resolve_model(model, seed=seed, device=self.device)
         if layer is not None:
@@ -649,7 +804,9 @@ class Embedder:
             emb = EncoderEmbedding(emb.encoder, base, layer=layer).to(self.device).eval()
         self.model = emb
         window_seconds = emb.window_samples / emb.sample_rate
-        self.batch_size = max(1, min(int(batch_size), int(MAX_BATCH_SECONDS // window_seconds)))
+        self.batch_size = int(batch_size)
+        if self.device.type == "cpu":  # activations in host memory: bound them
+            self.batch_size = max(1, min(self.batch_size, int(MAX_BATCH_SECONDS // window_seconds)))
         self.block_seconds = float(block_seconds)
         self.name: str = emb.name
         self.sample_rate: int = int(emb.sample_rate)
@@ -668,8 +825,17 @@ class Embedder:
 
     # ----------------------------------------------------------------------- core
     def _run_windows(self, windows: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(windows).to(self.device)
-        out = self.model(x)
+        x = torch.from_numpy(windows)
+        if self.device.type == "cuda":
+            # page-locked copy, then an asynchronous host-to-device transfer
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        else:
+            x = x.to(self.device)
+        if self.precision == "bf16":
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+                out = self.model(x)
+        else:
+            out = self.model(x)
         if out.dim() != 2 or out.shape[1] != self.embed_dim:
             raise ConfigError(
                 f"model {self.name!r} returned shape {tuple(out.shape)} for "
@@ -679,10 +845,10 @@ class Embedder:
 
     def _embed_stream(
         self, blocks: Iterable[np.ndarray], hop: float | None, *, frames: bool, scene: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int, float]:
         """Embed consecutive blocks in one pass.
 
-        Returns ``(embeddings (T, D), times (T,), scene (D,) or None, samples)``; ``frames``
+        Returns ``(embeddings (T, D), times (T,), scene (D,) or None, samples, peak |x|)``; ``frames``
         and ``scene`` say what is wanted. The scene always comes from non-overlapping windows
         (or the model's clip statistics): with a ``hop``, a second lane of windows runs.
         """
@@ -695,11 +861,13 @@ class Embedder:
             scene_lane = ts_lane if scene and acc is None else None
         lanes = [lane for lane in {id(x): x for x in (ts_lane, scene_lane) if x}.values()]
         n = 0
+        peak = 0.0
         with torch.inference_mode():
             for block in blocks:
                 if not len(block):
                     continue
                 n += len(block)
+                peak = max(peak, float(np.abs(block).max()))
                 if acc is not None:
                     acc.update(block)
                 for lane in lanes:
@@ -716,7 +884,7 @@ class Embedder:
             clip = np.asarray(acc.result(), dtype=np.float32)
         elif scene_lane is not None:
             clip = scene_lane.result()[0].mean(axis=0)
-        return emb, times, clip, n
+        return emb, times, clip, n, peak
 
     def _prepare(self, audio: np.ndarray, sr: int) -> np.ndarray:
         import soxr
@@ -768,7 +936,7 @@ class Embedder:
             ``(T,)`` seconds: the centre of the audio each window holds (module docstring).
         """
         x = self._prepare(audio, sr)
-        emb, times, _, _ = self._embed_stream(self._split(x), hop, frames=True, scene=False)
+        emb, times, _, _, _ = self._embed_stream(self._split(x), hop, frames=True, scene=False)
         return emb, times
 
     def scene(self, audio: np.ndarray, sr: int) -> np.ndarray:
@@ -778,7 +946,7 @@ class Embedder:
         of the whole clip). ``audio`` and ``sr`` as in :meth:`timestamps`.
         """
         x = self._prepare(audio, sr)
-        _, _, clip, _ = self._embed_stream(self._split(x), None, frames=False, scene=True)
+        _, _, clip, _, _ = self._embed_stream(self._split(x), None, frames=False, scene=True)
         return clip
 
     # ----------------------------------------------------------------------- files
@@ -796,7 +964,7 @@ class Embedder:
         Returns ``(embeddings (T, D) float32, timestamps (T,) float64 seconds)``, as
         :meth:`timestamps` of the decoded file. Raises AudioError for unreadable files.
         """
-        emb, times, _, _ = self._embed_stream(self._blocks(path), hop, frames=True, scene=False)
+        emb, times, _, _, _ = self._embed_stream(self._blocks(path), hop, frames=True, scene=False)
         return emb, times
 
     def file_embedding(
@@ -814,7 +982,9 @@ class Embedder:
         duration : float
             Seconds of audio (at the model's rate).
         """
-        emb, times, clip, n = self._embed_stream(self._blocks(path), hop, frames=True, scene=True)
+        emb, times, clip, n, _ = self._embed_stream(
+            self._blocks(path), hop, frames=True, scene=True
+        )
         return emb, times, clip, n / self.sample_rate
 
     def files(
@@ -827,6 +997,9 @@ class Embedder:
         overwrite: bool = False,
         combine: str | os.PathLike | None = None,
         progress: bool = True,
+        shard: str | tuple[int, int] | None = None,
+        engine: str = "local",
+        address: str | None = None,
     ) -> EmbedReport:
         """Embed many files: one ``.npz`` each in ``out_dir``, optionally one combined file.
 
@@ -853,6 +1026,17 @@ class Embedder:
             (including kept ones), in input order; plus ``model``.
         progress : bool
             Show a progress bar (files, audio seconds per second) on stderr.
+        shard : "i/N" or (i, N), optional
+            Embed only shard ``i`` of ``N`` (0-based): every N-th input starting at the i-th,
+            after output names are planned from all inputs, so N jobs (a SLURM array) write
+            the same files as one job. ``combine`` then holds this shard's files.
+        engine : {"local", "ray"}
+            Where the files are decoded and embedded: this process and its worker threads,
+            or a Ray cluster (:mod:`musicrep.embed_ray`: Ray Data CPU tasks decode, an actor
+            pool runs the model). Outputs, resume, failures and writing are the same.
+        address : str, optional
+            Ray cluster address for ``engine="ray"`` (``"auto"``, ``"ray://host:10001"``);
+            None starts a local Ray instance (or joins ``RAY_ADDRESS``).
 
         Returns
         -------
@@ -862,76 +1046,223 @@ class Embedder:
         -----
         Each output holds ``embedding (T, D)`` float32, ``timestamps (T,)`` float64 seconds,
         ``scene (D,)`` float32, ``path`` (absolute input path), ``model`` (model identity) and
-        ``duration`` (seconds). Every file is written atomically. Unreadable inputs are recorded
-        in ``report.failed`` and the rest go on. A kept output made by another model counts as
+        ``duration`` (seconds), written with :func:`musicrep.embeddings.write_file_embeddings`.
+        Every file is written atomically. A missing input is a ConfigError before any work.
+        Unreadable inputs (and broken symbolic links in folders) are recorded in
+        ``report.failed`` and the rest go on; files shorter than ``min_seconds`` or digitally
+        silent are embedded and listed in ``report.warnings``. ``combine`` is never replaced by
+        an empty file. A kept output made by another model counts as
         failed (its reason says so), since mixing models would corrupt ``combine``.
         """
+        from musicrep.embeddings import write_combined, write_file_embeddings
         from musicrep.utils import progress as progress_bar
 
         start_time = time.perf_counter()
         out_root = Path(out_dir)
         if out_root.exists() and not out_root.is_dir():
             raise ConfigError(f"--out {out_root} exists and is not a folder")
+        hop_s = _hop_samples(hop, self.window_samples, self.sample_rate)  # checked before work
+        if engine not in ENGINES:
+            raise ConfigError(f"unknown engine {engine!r}", f"choose one of {', '.join(ENGINES)}")
+        if engine == "ray":
+            from musicrep.embed_ray import _require_ray
+
+            _require_ray()  # before any work
+        shard_index, shard_count = _check_shard(shard)
         report = EmbedReport()
-        jobs, missing = _collect(inputs, recursive)
-        report.failed.extend(missing)
-        if not jobs and not missing:
+        jobs, missing, broken = _collect(inputs, recursive)
+        if missing:
+            raise ConfigError(
+                "input(s) not found: " + ", ".join(str(p) for p, _ in missing),
+                "check the paths (relative paths start at the current folder); nothing was "
+                "embedded",
+            )
+        report.failed.extend(broken)
+        if not jobs and not broken:
             raise ConfigError(
                 "no audio files found in the inputs",
                 f"folders are searched for {', '.join(AUDIO_EXTENSIONS)}"
                 + ("" if recursive else "; add --recursive to search sub-folders"),
             )
-        plan = _plan_outputs(jobs, out_root)
-        combined: list[tuple[Path, np.ndarray]] = []
+        plan = _plan_outputs(jobs, out_root)  # names from the whole job, so shards agree
+        if shard_count > 1:
+            plan = plan[shard_index::shard_count]
+        clips: dict[int, np.ndarray] = {}
+        todo: list[tuple[int, Path, Path]] = []
         bar = progress_bar(
             total=len(plan), desc="embed", unit="file", disable=None if progress else True
         )
+
+        def tick() -> None:
+            bar.update(1)
+            elapsed = time.perf_counter() - start_time
+            bar.set_postfix_str(f"{report.audio_seconds / max(elapsed, 1e-9):.1f} audio s/s")
+
         try:
-            for src, dst in plan:
-                try:
-                    if dst.exists() and not overwrite:
-                        clip = self._existing_scene(dst)
+            for i, (src, dst) in enumerate(plan):
+                if dst.exists() and not overwrite:
+                    try:
+                        clips[i] = self._existing_scene(dst)
                         report.skipped.append(dst)
-                    else:
-                        emb, times, clip, seconds = self.file_embedding(src, hop)
-                        try:
-                            _write_npz(
-                                dst,
-                                embedding=emb,
-                                timestamps=times,
-                                scene=clip,
-                                path=np.array(str(src)),
-                                model=np.array(self.name),
-                                duration=np.array(seconds),
-                            )
-                        except OSError as exc:
-                            raise MusicrepError(f"could not write {dst}: {exc}") from None
-                        report.written.append(dst)
-                        report.audio_seconds += seconds
-                    report.outputs.append((src, dst))
-                    combined.append((src, clip))
+                    except MusicrepError as exc:
+                        report.failed.append((src, exc.message))
+                    tick()
+                else:
+                    todo.append((i, src, dst))
+            if engine == "ray":
+                from musicrep.embed_ray import ray_compute
+
+                outcomes = ray_compute(self, todo, hop, hop_s, address=address)
+            else:
+                outcomes = self._compute(todo, hop, hop_s)
+            for (i, src, dst), outcome in outcomes:
+                try:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    emb, times, clip, n, peak = outcome
+                    seconds = n / self.sample_rate
+                    try:
+                        write_file_embeddings(
+                            dst, emb, times, clip, source=src, model=self.name, duration=seconds
+                        )
+                    except OSError as exc:
+                        raise MusicrepError(f"could not write {dst}: {exc}") from None
+                    report.written.append(dst)
+                    report.audio_seconds += seconds
+                    clips[i] = clip
+                    for why in input_warnings(seconds, peak, self.min_seconds):
+                        report.warnings.append((src, why))
                 except MusicrepError as exc:
                     reason = exc.reason if isinstance(exc, AudioError) else exc.message
                     report.failed.append((src, reason))
                 except OSError as exc:
                     report.failed.append((src, f"could not be read: {exc}"))
-                bar.update(1)
-                elapsed = time.perf_counter() - start_time
-                bar.set_postfix_str(f"{report.audio_seconds / max(elapsed, 1e-9):.1f} audio s/s")
+                tick()
         finally:
             bar.close()
+        report.outputs = [(plan[i][0], plan[i][1]) for i in sorted(clips)]
         if combine is not None:
             target = Path(combine)
-            paths = np.array([str(p) for p, _ in combined], dtype=str)
-            matrix = (
-                np.stack([c for _, c in combined]).astype(np.float32)
-                if combined
-                else np.zeros((0, self.embed_dim), np.float32)
-            )
-            _write_npz(target, paths=paths, embeddings=matrix, model=np.array(self.name))
-            report.combined_path = target
+            if clips:
+                write_combined(
+                    target,
+                    [plan[i][0] for i in sorted(clips)],
+                    np.stack([clips[i] for i in sorted(clips)]).astype(np.float32),
+                    model=self.name,
+                )
+                report.combined_path = target
+            else:  # never replace a combine file with an empty one
+                kept = " (the existing file is kept)" if target.exists() else ""
+                report.warnings.append((target, f"not written: no input was embedded{kept}"))
         report.elapsed = time.perf_counter() - start_time
         return report
+
+    def _compute(
+        self, todo: list[tuple[int, Path, Path]], hop: float | None, hop_s: float
+    ) -> Iterator[tuple[tuple[int, Path, Path], tuple | BaseException]]:
+        """``(job, (emb, times, clip, samples, peak) or the error)`` for each job, in order.
+
+        ``workers == 0``: each file streamed in this thread (the sequential path). Otherwise
+        a thread pool decodes, resamples and windows files ahead while this thread runs the
+        model on batches packed from many files; files too long to hold whole
+        (:attr:`pack_bytes`) are streamed here with their blocks decoded one block ahead.
+        """
+        if self.workers == 0 or not todo:
+            for job in todo:
+                try:
+                    yield (
+                        job,
+                        self._embed_stream(self._blocks(job[1]), hop, frames=True, scene=True),
+                    )
+                except (MusicrepError, OSError) as exc:
+                    yield job, exc
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        scene_lane = hop is not None and self.model.clip_accumulator() is None
+        depth = 2 * self.workers + 2  # files decoded ahead: bounds memory
+        packer = _Packer(self)
+        futures: deque = deque()
+        jobs = iter(todo)
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="musicrep-decode") as pool:
+
+            def submit() -> None:
+                while len(futures) < depth:
+                    job = next(jobs, None)
+                    if job is None:
+                        return
+                    futures.append((job, pool.submit(self._load, job[1], hop_s, scene_lane)))
+
+            submit()
+            try:
+                while futures:
+                    job, fut = futures.popleft()
+                    submit()
+                    try:
+                        loaded = fut.result()
+                    except (MusicrepError, OSError) as exc:
+                        yield job, exc
+                        continue
+                    if loaded is None:  # too long to hold: stream it (after the packed ones)
+                        for key, item in packer.drain():
+                            yield key, self._finish(item, hop)
+                        try:
+                            blocks = _read_ahead(self._blocks(job[1]), pool)
+                            yield job, self._embed_stream(blocks, hop, frames=True, scene=True)
+                        except (MusicrepError, OSError) as exc:
+                            yield job, exc
+                        continue
+                    packer.add(job, loaded)
+                    for key, item in packer.done():
+                        yield key, self._finish(item, hop)
+                for key, item in packer.drain():
+                    yield key, self._finish(item, hop)
+            finally:
+                for _, fut in futures:
+                    fut.cancel()
+
+    def _load(
+        self, path: Path, hop_s: float, scene_lane: bool, limit: bool = True
+    ) -> _Loaded | None:
+        """Decode a whole file into its windows (in a worker); None if too long to hold
+        (:attr:`pack_bytes`, unless ``limit`` is False)."""
+        from musicrep import audio
+
+        meta = audio.info(path)
+        rate = self.sample_rate / meta.sample_rate
+        expected = meta.frames * rate * self.window_samples / hop_s * (1 + scene_lane)
+        if limit and expected * 4 > self.pack_bytes:
+            return None
+        acc = self.model.clip_accumulator()
+        parts, peak = [], 0.0
+        for block in self._blocks(path):
+            if len(block):
+                parts.append(block)
+                peak = max(peak, float(np.abs(block).max()))
+                if acc is not None:
+                    acc.update(block)
+        if not parts:
+            raise ConfigError("cannot embed an empty signal (0 samples)")
+        x = np.concatenate(parts)
+        windows, starts, valid = _windows(x, self.window_samples, hop_s)
+        lanes = [windows]
+        if scene_lane:
+            lanes.append(_windows(x, self.window_samples, float(self.window_samples))[0])
+        clip = None if acc is None else np.asarray(acc.result(), dtype=np.float32)
+        return _Loaded(lanes, starts, valid, clip, len(x), peak)
+
+    def _finish(self, item: _Loaded, hop: float | None) -> tuple:
+        """A packed file's outputs as :meth:`_embed_stream` returns them."""
+        emb = np.concatenate(item.outs[0]).astype(np.float32, copy=False)
+        centre = item.starts.astype(np.float64) + item.valid.astype(np.float64) / 2
+        times = centre / float(self.sample_rate)
+        if item.clip is not None:
+            clip = item.clip
+        elif len(item.outs) > 1:
+            clip = np.concatenate(item.outs[1]).mean(axis=0)
+        else:
+            clip = emb.mean(axis=0)
+        return emb, times, clip, item.n, item.peak
 
     def _existing_scene(self, dst: Path) -> np.ndarray:
         """The scene embedding of an output kept from an earlier run (checked)."""
@@ -954,12 +1285,41 @@ class Embedder:
 # ============================================================================ file helpers
 
 
-def _write_npz(target: Path, /, **arrays: np.ndarray) -> None:
-    """``np.savez`` to ``target`` atomically (through a file handle: no suffix is added)."""
-    from musicrep.utils import atomic_path
+def _check_shard(shard: str | tuple[int, int] | None) -> tuple[int, int]:
+    """``"i/N"`` or ``(i, N)`` -> ``(i, N)`` with ``0 <= i < N``; None -> ``(0, 1)``."""
+    if shard is None:
+        return 0, 1
+    try:
+        i, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"shard must look like i/N (e.g. 0/4); got {shard!r}",
+            "i is this job's index from 0, N the number of jobs",
+        ) from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"shard {i}/{n}: need N >= 1 and 0 <= i < N")
+    return i, n
 
-    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+
+def _read_ahead(blocks: Iterator[np.ndarray], pool) -> Iterator[np.ndarray]:
+    """Decode the next block in ``pool`` while the caller works on the current one."""
+    fut = pool.submit(next, blocks, None)
+    while True:
+        block = fut.result()
+        if block is None:
+            return
+        fut = pool.submit(next, blocks, None)
+        yield block
+
+
+def _is_broken_link(p: Path) -> bool:
+    """A symbolic link with an audio extension whose target is gone (listed as failed)."""
+    return (
+        p.is_symlink()
+        and not p.exists()
+        and p.suffix.lower() in AUDIO_EXTENSIONS
+        and not p.name.startswith(".")
+    )
 
 
 def _is_audio(p: Path) -> bool:
@@ -968,20 +1328,26 @@ def _is_audio(p: Path) -> bool:
 
 def _collect(
     inputs: str | os.PathLike | Sequence[str | os.PathLike], recursive: bool
-) -> tuple[list[tuple[Path, Path | None]], list[tuple[Path, str]]]:
-    """``[(absolute file, folder it was found in or None)]`` and missing inputs."""
+) -> tuple[list[tuple[Path, Path | None]], list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """``[(absolute file, folder it was found in or None)]``, missing inputs, and broken
+    symbolic links found in folders (with their reasons)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     jobs: list[tuple[Path, Path | None]] = []
     missing: list[tuple[Path, str]] = []
+    broken: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             root = p.resolve()
-            found = root.rglob("*") if recursive else root.iterdir()
-            for f in sorted(f for f in found if _is_audio(f)):
-                if f not in seen:
+            found = sorted(root.rglob("*") if recursive else root.iterdir())
+            for f in found:
+                if _is_broken_link(f):
+                    broken.append(
+                        (f, f"broken symbolic link (its target {os.readlink(f)} does not exist)")
+                    )
+                elif _is_audio(f) and f not in seen:
                     seen.add(f)
                     jobs.append((f, root))
         elif p.exists():
@@ -991,7 +1357,7 @@ def _collect(
                 jobs.append((f, None))
         else:
             missing.append((p, "file not found"))
-    return jobs, missing
+    return jobs, missing, broken
 
 
 def _plan_outputs(jobs: list[tuple[Path, Path | None]], out_root: Path) -> list[tuple[Path, Path]]:
@@ -1027,3 +1393,7 @@ def _summary(report: EmbedReport, stream=None) -> None:
         print(f"combined: {report.combined_path} ({len(report.outputs)} files)", file=stream)
     for path, reason in report.failed:
         print(f"  failed: {path}: {reason}", file=stream)
+    if report.warnings:
+        print(f"warnings {len(report.warnings)}:", file=stream)
+    for path, reason in report.warnings:
+        print(f"  warning: {path}: {reason}", file=stream)

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from musicrep.errors import ConfigError
+from musicrep.errors import AudioError, ConfigError
 from musicrep.registry import Registry
 
 #: Value of ``config.json["format"]`` in exported model folders.
@@ -454,6 +454,7 @@ def predict_file(
     *,
     batch_size: int = 16,
     device: str | torch.device | None = None,
+    stats: dict | None = None,
 ) -> np.ndarray:
     """Label probabilities of a whole audio file.
 
@@ -462,6 +463,18 @@ def predict_file(
     overlap slightly instead of zero-padding the last one; a file shorter than one chunk is
     zero-padded). Chunk probabilities (sigmoid for multi-label, softmax for single-label) are
     averaged.
+
+    The file is streamed (:func:`musicrep.audio.blocks`): only the samples the next chunks
+    need are kept, and chunks run through the model ``batch_size`` at a time, so memory does
+    not grow with the file's length (as ``musicrep embed``). The chunk offsets need the
+    resampled length, which is taken from the header; in the rare case the decoded length
+    differs, the file is read a second time with the true length.
+
+    Parameters
+    ----------
+    stats : dict, optional
+        Filled with ``seconds`` (audio length) and ``peak`` (largest ``|sample|``), for the
+        warnings of :func:`musicrep.embed.input_warnings`.
 
     Returns
     -------
@@ -483,9 +496,13 @@ def predict_file(
             "compute its embeddings with 'musicrep embed' instead",
         )
     n_in = int(meta["input_samples"])
-    wave, _ = audio.load(path, sr=int(meta["sample_rate"]))
-    n = max(1, math.ceil(len(wave) / n_in))
-    chunks = audio.equally_spaced_chunks(wave, n_in, n, endpoint=True)
+    sr = int(meta["sample_rate"])
+    header = audio.info(path)
+    length = (
+        header.frames
+        if header.sample_rate == sr
+        else int(round(header.frames * sr / header.sample_rate))
+    )
     if device is None:
         param = next(iter(model.parameters()), None)
         device = param.device if param is not None else "cpu"
@@ -493,14 +510,74 @@ def predict_file(
     was_training = model.training
     model.eval()
     try:
-        total = None
-        for i in range(0, n, batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(chunks[i : i + batch_size])).to(device)
-            p = act(model(x).float()).sum(dim=0)
-            total = p if total is None else total + p
+        with torch.inference_mode():
+            total, n, actual, peak = _predict_stream(
+                model, act, path, sr, n_in, length, batch_size, device
+            )
+            if actual != length:  # header length was off: offsets from the true length
+                total, n, actual, peak = _predict_stream(
+                    model, act, path, sr, n_in, actual, batch_size, device
+                )
     finally:
         model.train(was_training)
+    if stats is not None:
+        stats.update(seconds=actual / sr, peak=peak)
     return (total / n).cpu().numpy()
+
+
+def _predict_stream(model, act, path, sr, n_in, length, batch_size, device):
+    """One streamed pass: chunk offsets planned for ``length`` samples (see predict_file).
+
+    Returns ``(sum of chunk probabilities, chunks, samples decoded, peak |x|)``.
+    """
+    from musicrep import audio
+
+    n = max(1, math.ceil(length / n_in))
+    if length <= n_in:
+        offsets = np.zeros(n, dtype=np.int64)
+    else:
+        offsets = np.rint(np.linspace(0, length - n_in, n)).astype(np.int64)
+    buf = np.zeros(0, dtype=np.float32)
+    buf_start = 0  # absolute index of buf[0]
+    k = 0  # next chunk
+    batch: list[np.ndarray] = []
+    total = None
+    seen, peak = 0, 0.0
+
+    def run(chunks):
+        nonlocal total
+        x = torch.from_numpy(np.stack(chunks)).to(device)
+        p = act(model(x).float()).sum(dim=0)
+        total = p if total is None else total + p
+
+    for block in audio.blocks(path, sr=sr, block_seconds=max(30.0, 2 * n_in / sr)):
+        if not len(block):
+            continue
+        seen += len(block)
+        peak = max(peak, float(np.abs(block).max()))
+        buf = np.concatenate([buf, block])
+        while k < n and offsets[k] + n_in <= buf_start + len(buf):
+            a = int(offsets[k]) - buf_start
+            batch.append(buf[a : a + n_in].copy())
+            k += 1
+            if len(batch) == batch_size:
+                run(batch)
+                batch = []
+        keep = int(offsets[k]) if k < n else buf_start + len(buf)
+        drop = min(max(0, keep - buf_start), len(buf))
+        buf, buf_start = buf[drop:], buf_start + drop
+    if seen == 0:
+        raise AudioError(Path(path), "the file holds no samples")
+    while k < n:  # chunks reaching past the decoded end (a short file): zero-padded
+        a = int(offsets[k]) - buf_start
+        chunk = np.zeros(n_in, dtype=np.float32)
+        seg = buf[max(0, a) : max(0, a) + n_in]
+        chunk[: len(seg)] = seg
+        batch.append(chunk)
+        k += 1
+    if batch:
+        run(batch)
+    return total, n, seen, peak
 
 
 __all__ = [

@@ -14,6 +14,9 @@ examples:
   musicrep embed long.flac --model models/hcnn --out emb/ --hop 0.5
   musicrep embed data/audio --model models/hcnn --layer backend.blocks.3 --out emb-l3/
   musicrep embed x.wav --model models/hcnn --layer list --out emb/  list the layer names
+  musicrep embed data/audio --model musicnn --out emb/ --device cuda --precision bf16
+  musicrep embed data/audio --model musicnn --out emb/ --shard 3/16   job 3 of a 16-job array
+  musicrep embed data/audio --model musicnn --out emb/ --engine ray --address auto --device cuda
 
 --model is a pretrained model shipped with musicrep (musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd;
 musicrep models), an exported model folder (musicrep export), a training run folder, "mfcc" (20
@@ -32,7 +35,15 @@ input gets OUT/<name>.npz (files found in a folder keep their sub-folder) with
 --combine writes one file with paths (N,) and embeddings (N, D) (the clip embeddings) of every
 input, for probing with scikit-learn. Existing outputs are kept (an interrupted run resumes)
 unless --overwrite; every file is written atomically. Unreadable inputs are listed at the end
-and the others go on; the exit status is 1 if any input failed.
+and the others go on; the exit status is 1 if any input failed. Files shorter than 0.25 s or
+digitally silent are embedded but listed as warnings. A missing input or a bad --hop is an
+argument error before any work, and --combine never replaces a file with an empty one.
+
+Speed: --workers threads decode, resample and window files ahead of the model, and windows of
+many files share a batch (short files do not run as batches of one); outputs are the same as
+with --workers 0 (one file at a time). --shard i/N embeds every N-th input from the i-th, with
+the same output names as one job, for job arrays (SLURM etc.); run the shards with the same
+inputs and --out, then once more without --shard to write --combine (all outputs are kept).
 
 Python: musicrep.embed.Embedder("models/hcnn").file("song.wav") -> (embeddings, timestamps)
 """
@@ -82,6 +93,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="embed with this sub-module's output (mean-pooled); 'list' prints the names",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="decoding threads beside the model (default: cores - 1, at most 8; 0 on <= 2 cores); "
+        "0: sequential",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: run the model under autocast in bfloat16 (GPU); outputs stay float32",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine; ray: a Ray cluster (pip install 'musicrep[ray]'): Ray Data "
+        "CPU tasks decode, an actor pool runs the model; same outputs",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="--engine ray: cluster to join ('auto', ray://HOST:10001); default: start a local "
+        "Ray (or join RAY_ADDRESS)",
+    )
+    p.add_argument(
+        "--shard",
+        metavar="i/N",
+        help="embed only shard i of N (0-based) of the inputs, for job arrays",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of untrained zoo encoders (0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -97,12 +139,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1; got {args.batch_size}")
+    if args.hop is not None and not args.hop > 0:  # also NaN
+        raise ConfigError(
+            f"--hop must be a positive number of seconds; got {args.hop}",
+            "omit --hop for non-overlapping windows, or pass e.g. --hop 0.5",
+        )
+    if args.address and args.engine != "ray":
+        raise ConfigError("--address is for --engine ray", "add --engine ray")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0; got {args.workers}")
     embedder = Embedder(
         args.model,
         device=args.device,
         batch_size=args.batch_size,
         layer=args.layer,
         seed=args.seed,
+        workers=args.workers,
+        precision=args.precision,
     )
     print(
         f"model {embedder.name}: {embedder.sample_rate} Hz, window "
@@ -117,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         combine=args.combine,
         progress=not args.quiet,
+        shard=args.shard,
+        engine=args.engine,
+        address=args.address,
     )
     _summary(report)
     return 1 if report.failed else 0

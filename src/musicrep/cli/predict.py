@@ -14,8 +14,10 @@ examples:
   musicrep predict *.wav --model models/hcnn --json > tags.json
 
 Each file is decoded at the model's rate, covered by chunks of the model's input length, and the
-chunk probabilities (sigmoid for tags, softmax for classes) are averaged. Files that cannot be
-read are reported and the others go on; the exit status is 1 if any file failed.
+chunk probabilities (sigmoid for tags, softmax for classes) are averaged. Files are streamed,
+so memory does not grow with their length. Files that cannot be read are reported and the others
+go on; the exit status is 1 if any file failed. Files shorter than 0.25 s or digitally silent
+are predicted but get a warning (their probabilities mean little).
 """
 
 
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from musicrep.embed import input_warnings
     from musicrep.errors import AudioError, ConfigError
     from musicrep.io import predict_file
 
@@ -65,14 +68,18 @@ def run(args: argparse.Namespace) -> int:
             f"compute its embeddings instead: musicrep embed FILES --model {args.model} --out DIR",
         )
     vocab = meta["vocab"]
-    results, failed = [], []
+    results, failed, warned = [], [], []
     for path in args.files:
+        stats: dict = {}
         try:
-            probs = predict_file(model, meta, path, device=device)
+            probs = predict_file(model, meta, path, device=device, stats=stats)
         except AudioError as exc:
             failed.append({"path": path, "reason": exc.reason})
             print(f"musicrep: {path}: {exc.reason}", file=sys.stderr)
             continue
+        for why in input_warnings(stats["seconds"], stats["peak"]):
+            warned.append({"path": path, "warning": why})
+            print(f"musicrep: warning: {path}: {why}", file=sys.stderr)
         order = np.argsort(-probs, kind="stable")
         top = [{"label": vocab[j], "probability": float(probs[j])} for j in order[: args.top]]
         results.append(
@@ -83,8 +90,16 @@ def run(args: argparse.Namespace) -> int:
             for entry in top:
                 print(f"  {entry['probability']:6.3f}  {entry['label']}")
     if args.json:
-        doc = {"model": args.model, "task": meta["task"], "results": results, "failed": failed}
+        doc = {
+            "model": args.model,
+            "task": meta["task"],
+            "results": results,
+            "failed": failed,
+            "warnings": warned,
+        }
         print(json.dumps(doc, indent=2))
+    if warned:
+        print(f"musicrep: {len(warned)} warning(s), listed above", file=sys.stderr)
     if failed:
         print(
             f"musicrep: {len(failed)} of {len(args.files)} file(s) could not be read",
