@@ -217,6 +217,12 @@ def _open(path: str | os.PathLike) -> tuple[Path, sf.SoundFile]:
         raise AudioError(p, "file not found", "check the path (relative paths start at the cwd)")
     if p.is_dir():
         raise AudioError(p, "is a directory, not an audio file")
+    if p.stat().st_size == 0:
+        raise AudioError(
+            p,
+            "is empty (0 bytes)",
+            "the copy or download failed or was cut short; fetch the file again",
+        )
     try:
         f = sf.SoundFile(str(p))
     except (sf.LibsndfileError, RuntimeError) as err:
