@@ -306,7 +306,8 @@ def _sanitize(data: np.ndarray, path: Path, nan_policy: str, where: str = "") ->
         raise AudioError(
             path,
             f"{bad} NaN/Inf sample(s){where}",
-            "repair the file, or pass nan_policy='zero' to replace them with 0",
+            "repair the file, or replace them with 0: --nan-policy zero on the command line "
+            "(evaluate, benchmark), nan_policy='zero' in Python",
         )
     data[~finite] = 0.0
     warnings.warn(
