@@ -312,9 +312,7 @@ def test_utf8_bom_and_unicode_labels(tmp_path):
 
 
 def test_one_empty_labels_cell_does_not_make_a_single_label_task_multilabel(tmp_path):
-    path = _write(
-        tmp_path, "path,labels,split\na.wav,dog,train\nb.wav,,train\nc.wav,cat,test\n"
-    )
+    path = _write(tmp_path, "path,labels,split\na.wav,dog,train\nb.wav,,train\nc.wav,cat,test\n")
     m = Manifest.read(path)
     assert not m.is_multilabel  # the task (and its metric) is not changed by one empty cell
     with pytest.raises(ManifestError, match="b.wav has 0 labels") as err:
@@ -338,8 +336,10 @@ def test_labels_differing_in_case_or_spaces_are_reported(tmp_path):
     assert m.near_duplicate_labels() == [["BACH", "bach"]]
     with pytest.warns(LabelCaseWarning):
         Manifest.from_rows(
-            [{"path": "/a.wav", "labels": "Rock", "split": "train"},
-             {"path": "/b.wav", "labels": "rock", "split": "train"}]
+            [
+                {"path": "/a.wav", "labels": "Rock", "split": "train"},
+                {"path": "/b.wav", "labels": "rock", "split": "train"},
+            ]
         )
 
 

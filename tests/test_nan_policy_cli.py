@@ -58,8 +58,20 @@ def test_evaluate_cli_prints_the_nan_fix(tmp_path, files, capsys):
     csv = tmp_path / "m.csv"
     csv.write_text("path,labels,split\ngood.wav,a,train\nbad.wav,b,test\n")
     try:
-        main(["evaluate", "--model", "mfcc", "--manifest", str(csv), "--out",
-              str(tmp_path / "r.json"), "-q", "--repeats", "1"])
+        main(
+            [
+                "evaluate",
+                "--model",
+                "mfcc",
+                "--manifest",
+                str(csv),
+                "--out",
+                str(tmp_path / "r.json"),
+                "-q",
+                "--repeats",
+                "1",
+            ]
+        )
     except SystemExit:
         pass
     except Exception:  # noqa: BLE001 - evaluation of 2 rows may fail later; the hint came first

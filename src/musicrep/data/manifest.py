@@ -95,6 +95,7 @@ def _alias_label_column(columns: Sequence[str]) -> dict[str, str]:
         return {LABEL_COLUMN_ALIAS: "labels"}
     return {}
 
+
 _KNOWN = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _NO_SOURCE = "<manifest>"
 

@@ -252,7 +252,9 @@ class EmbeddingCache:
 
 
 #: Added to a failure summary when files failed for NaN/Inf samples (the command-line fix).
-NAN_HINT = "files with NaN/Inf samples: repair them, or pass --nan-policy zero to replace them with 0"
+NAN_HINT = (
+    "files with NaN/Inf samples: repair them, or pass --nan-policy zero to replace them with 0"
+)
 
 
 def nan_hint(failed: Sequence[tuple[str, str]]) -> str | None:
