@@ -571,7 +571,8 @@ class Manifest:
                     self.source,
                     r.line,
                     f"{r.path.name} has {len(r.labels)} labels; a single-label task needs exactly 1",
-                    "use multi_hot() for multi-label data, or fix the row",
+                    "label or drop the row; for tagging data (clips with at most one tag) ask "
+                    "for the multi-label task (--task multilabel, multi_hot())",
                 )
             j = index.get(r.labels[0])
             if j is None:
