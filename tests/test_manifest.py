@@ -323,24 +323,26 @@ def test_one_empty_labels_cell_does_not_make_a_single_label_task_multilabel(tmp_
     assert Manifest.read(path).is_multilabel
 
 
-def test_labels_differing_in_case_or_spaces_are_reported(tmp_path):
-    from musicrep.data.manifest import LabelCaseWarning
+def test_labels_differing_in_case_or_spaces_are_reported(tmp_path, rng):
+    import warnings
 
-    path = _write(
-        tmp_path,
-        "path,labels,split\na.wav,bach,train\nb.wav,BACH,train\nc.wav,bach ,test\nd.wav,Mozart,test\n",
-    )
-    with pytest.warns(LabelCaseWarning, match=r"'BACH' \(line 3\) / 'bach' \(line 2\)"):
-        m = Manifest.read(path)
+    from musicrep.data.manifest import LabelCaseWarning
+    from musicrep.probes import evaluate_embeddings
+
+    rows = ["bach,train", "BACH,train", "bach ,test", "Mozart,test"] * 3
+    text = "path,labels,split\n" + "".join(f"{i}.wav,{r}\n" for i, r in enumerate(rows))
+    path = _write(tmp_path, text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LabelCaseWarning)
+        m = Manifest.read(path)  # reading stays quiet (free tags are case-folded later)
     assert m[2].labels == ("bach",)  # surrounding spaces are stripped
     assert m.near_duplicate_labels() == [["BACH", "bach"]]
-    with pytest.warns(LabelCaseWarning):
-        Manifest.from_rows(
-            [
-                {"path": "/a.wav", "labels": "Rock", "split": "train"},
-                {"path": "/b.wav", "labels": "rock", "split": "train"},
-            ]
-        )
+    with pytest.warns(LabelCaseWarning, match=r"'BACH' \(line 3\) / 'bach' \(line 2\)"):
+        m.warn_label_case()
+    # where labels become classes, the user is told
+    X = rng.normal(size=(len(m), 4)).astype(np.float32)
+    with pytest.warns(LabelCaseWarning, match="differ only in case"):
+        evaluate_embeddings(X, m, repeats=1, progress=False)
 
 
 def test_singular_label_column_is_accepted(tmp_path):

@@ -23,8 +23,9 @@ of surrounding spaces and empty labels are dropped, so ``"rock; guitar;"`` is
 ``("rock", "guitar")``. A UTF-8 byte-order mark (as Excel writes) is accepted.
 
 Labels are case-sensitive: ``BACH`` and ``bach`` are two classes. Because that is rarely meant,
-:meth:`Manifest.read` warns (:class:`LabelCaseWarning`) naming the near-duplicates and a line of
-each; fix the CSV if they are the same class.
+training, evaluation and benchmarks warn (:meth:`Manifest.warn_label_case`,
+:class:`LabelCaseWarning`) naming the near-duplicates and a line of each; fix the CSV if they are
+the same class. (Free-form tags processed by :mod:`musicrep.data.tags` are case-folded there.)
 
 Task rule: a manifest is multi-label (:attr:`Manifest.is_multilabel`) only when some row has two
 or more labels. An empty ``labels`` cell in an otherwise one-label-per-row manifest therefore does
@@ -357,7 +358,6 @@ class Manifest:
             raise ManifestError(csv_path, None, f"malformed CSV ({err})") from None
         manifest = cls(rows, root, source=csv_path)
         manifest._columns = header
-        manifest._warn_label_case()
         return manifest
 
     @classmethod
@@ -393,9 +393,7 @@ class Manifest:
                     _NO_SOURCE, i + 1, f"missing required column(s): {', '.join(missing)}"
                 )
             parsed.append(_parse_row(values, base, _NO_SOURCE, i + 1, check_files))
-        manifest = cls(parsed, base)
-        manifest._warn_label_case()
-        return manifest
+        return cls(parsed, base)
 
     def write(self, path: str | Path) -> None:
         """Write the manifest as CSV, atomically.
@@ -606,7 +604,12 @@ class Manifest:
                 groups.setdefault(label.casefold(), set()).add(label)
         return sorted(sorted(g) for g in groups.values() if len(g) > 1)
 
-    def _warn_label_case(self) -> None:
+    def warn_label_case(self) -> None:
+        """Warn (:class:`LabelCaseWarning`) when labels differ only in case.
+
+        Called where a manifest's labels become classes as written (training without a tag
+        vocabulary, evaluate, benchmark); not on reading, since free-form tag manifests are
+        case-folded by :mod:`musicrep.data.tags` on purpose."""
         groups = self.near_duplicate_labels()
         if not groups:
             return
@@ -626,7 +629,7 @@ class Manifest:
             f"{self.source}: labels that differ only in case are separate classes: {shown}{more}; "
             "if they are the same class, write them the same way in the CSV",
             LabelCaseWarning,
-            stacklevel=3,
+            stacklevel=2,
         )
 
     def _check_duplicates(self) -> None:

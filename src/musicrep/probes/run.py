@@ -170,6 +170,7 @@ def evaluate_embeddings(
         result = probe.score_rows(X, manifest)  # type: ignore[attr-defined]
         result.config["task_reason"] = reason
         return result
+    manifest.warn_label_case()  # BACH / bach would silently be two classes
     options = {"mlp_params": mlp_params, "grid": grid, "grid_points": grid_points}
     options.update(valid_fraction=valid_fraction, device=device)
     probe = _probe(protocol, options)
