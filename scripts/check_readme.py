@@ -54,9 +54,10 @@ def shell_commands(text: str) -> list[str]:
             continue
         for line in body.replace("\\\n", " ").splitlines():
             line = re.sub(r"\s\[[^\]]*\]", "", line)  # [--optional VALUE] parts
-            argv = shlex.split(line, comments=True)
+            line = re.sub(r"(^|\s)#.*$", "", line).strip()  # trailing comment
+            argv = shlex.split(line)
             if argv and argv[0] == "musicrep":
-                commands.append(shlex.join(argv))
+                commands.append(line)  # as written, so bash expands its globs
     return commands
 
 
@@ -88,8 +89,9 @@ def shrink(command: str) -> str:
     return command
 
 
-def run_tour(readme: Path, workdir: Path, timeout: float = 1800) -> list[str]:
-    """Run the tour's commands and Python blocks (shrunk) in ``workdir``; the failures."""
+def run_tour(readme: Path, workdir: Path, timeout: float = 1800, small: bool = True) -> list[str]:
+    """Run the tour's commands and Python blocks (shrunk unless ``small`` is false) in
+    ``workdir``; the failures."""
     text = readme.read_text()
     tour = _section(text, "A short tour")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +100,7 @@ def run_tour(readme: Path, workdir: Path, timeout: float = 1800) -> list[str]:
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    steps = [("shell", shrink(c)) for c in shell_commands(tour)]
+    steps = [("shell", shrink(c) if small else c) for c in shell_commands(tour)]
     python = python_blocks(tour) + python_blocks(_section(text, "Audio and manifests"))
     # the section's blocks share names (the second uses the first's imports): run them together
     steps += [("python", "\n".join(python))]
@@ -124,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readme", default=str(ROOT / "README.md"))
     p.add_argument("--run", action="store_true", help="also run the tour (minutes)")
     p.add_argument("--workdir", default="readme-check", help="scratch folder for --run")
+    p.add_argument("--full-size", action="store_true", help="--run without SHRINK (as written)")
     args = p.parse_args(argv)
     readme = Path(args.readme)
     commands = shell_commands(readme.read_text())
     problems = parse_all(commands)
     print(f"{len(commands)} README command(s) parsed, {len(problems)} rejected")
     if args.run:
-        problems += run_tour(readme, Path(args.workdir))
+        problems += run_tour(readme, Path(args.workdir), small=not args.full_size)
     for problem in problems:
         print(f"FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0
