@@ -494,7 +494,7 @@ def test_cli_model_mode_embeds_once_then_uses_the_cache(tmp_path, rng, monkeypat
     class StandInEmbedder:
         runs = 0
 
-        def __init__(self, model, *, batch_size=16, seed=0, device="cpu"):
+        def __init__(self, model, *, batch_size=16, seed=0, device="cpu", nan_policy="raise"):
             self.model = model
 
         def files(self, inputs, out_dir, *, combine=None, overwrite=False, progress=True):
