@@ -408,3 +408,11 @@ def test_unknown_nan_policy(tmp_path):
     sf.write(path, tone(440, 0.2), 16000)
     with pytest.raises(ConfigError, match="nan_policy"):
         audio.load(path, nan_policy="ignore")
+
+
+def test_zero_byte_file_says_it_is_empty(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    for call in (audio.load, audio.info):
+        with pytest.raises(AudioError, match=r"empty\.wav.*is empty \(0 bytes\)"):
+            call(path)

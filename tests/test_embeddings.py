@@ -221,7 +221,7 @@ class _StandIn:
     runs: list[list[str]] = []
     name, embed_dim, sample_rate, window_seconds = "stand-in", 2, SR, 1.0
 
-    def __init__(self, model, *, batch_size=16, seed=0, device="cpu"):
+    def __init__(self, model, *, batch_size=16, seed=0, device="cpu", nan_policy="raise"):
         self.model = model
 
     def files(self, inputs, out_dir, *, combine=None, overwrite=False, progress=True):

@@ -81,20 +81,19 @@ def test_the_task_used_and_why_are_reported(tmp_path, rng):
     single = evaluate_embeddings(X, Manifest.read(tmp_path / "m.csv"), repeats=1, progress=False)
     assert single.config["task_reason"] == "auto: every row has exactly one label (2 classes)"
     assert "task: single-label classification (auto: every row" in format_table(single)
-    # one empty labels cell makes the task multi-label: the reason names the row, a note warns
+    # one empty labels cell does not make the task multi-label (issue 14): it stops, naming
+    # the row, unless the multi-label task is asked for
     lines[3] = "c3.wav,,train"
     (tmp_path / "m.csv").write_text("path,labels,split\n" + "\n".join(lines) + "\n")
     m = Manifest.read(tmp_path / "m.csv")
-    multi = evaluate_embeddings(X, m, repeats=1, progress=False)
-    assert multi.task_type == "multilabel"
-    reason = multi.config["task_reason"]
-    assert reason == f"auto: 1 row(s) have no label (e.g. line 5: {tmp_path / 'c3.wav'})"
-    table = format_table(multi)
-    assert f"task: multi-label tagging ({reason})" in table
-    assert "multi-label only because some rows have no label" in table
-    assert detect_task(m, "singlelabel") == ("singlelabel", "task=singlelabel was asked for")
+    task, reason = detect_task(m)
+    assert task == "singlelabel"
+    assert reason.endswith(f"1 row(s) have no label (e.g. line 5: {tmp_path / 'c3.wav'})")
     with pytest.raises(ManifestError, match="m.csv:5: c3.wav has 0 labels"):
-        evaluate_embeddings(X, m, task="singlelabel", repeats=1, progress=False)
+        evaluate_embeddings(X, m, repeats=1, progress=False)
+    multi = evaluate_embeddings(X, m, task="multilabel", repeats=1, progress=False)
+    assert multi.task_type == "multilabel"
+    assert "task: multi-label tagging (task=multilabel was asked for)" in format_table(multi)
 
 
 # ------------------------------------------------------------------ coala
@@ -495,7 +494,7 @@ def test_cli_model_mode_embeds_once_then_uses_the_cache(tmp_path, rng, monkeypat
     class StandInEmbedder:
         runs = 0
 
-        def __init__(self, model, *, batch_size=16, seed=0, device="cpu"):
+        def __init__(self, model, *, batch_size=16, seed=0, device="cpu", nan_policy="raise"):
             self.model = model
 
         def files(self, inputs, out_dir, *, combine=None, overwrite=False, progress=True):

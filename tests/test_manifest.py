@@ -306,3 +306,53 @@ def test_utf8_bom_and_unicode_labels(tmp_path):
     assert m[0].labels == ("música", "électro") and m[0].path.name == "ä.wav"
     m.write(tmp_path / "out.csv")
     assert Manifest.read(tmp_path / "out.csv") == m
+
+
+# ------------------------------------------------------------------------------ issue 14: silent wrong results
+
+
+def test_one_empty_labels_cell_does_not_make_a_single_label_task_multilabel(tmp_path):
+    path = _write(tmp_path, "path,labels,split\na.wav,dog,train\nb.wav,,train\nc.wav,cat,test\n")
+    m = Manifest.read(path)
+    assert not m.is_multilabel  # the task (and its metric) is not changed by one empty cell
+    with pytest.raises(ManifestError, match="b.wav has 0 labels") as err:
+        m.label_indices()
+    assert err.value.line == 3
+    # a genuinely multi-label manifest stays multi-label, empty rows included
+    path = _write(tmp_path, "path,labels,split\na.wav,dog;cat,train\nb.wav,,train\n", "t.csv")
+    assert Manifest.read(path).is_multilabel
+
+
+def test_labels_differing_in_case_or_spaces_are_reported(tmp_path, rng):
+    import warnings
+
+    from musicrep.data.manifest import LabelCaseWarning
+    from musicrep.probes import evaluate_embeddings
+
+    rows = ["bach,train", "BACH,train", "bach ,test", "Mozart,test"] * 3
+    text = "path,labels,split\n" + "".join(f"{i}.wav,{r}\n" for i, r in enumerate(rows))
+    path = _write(tmp_path, text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LabelCaseWarning)
+        m = Manifest.read(path)  # reading stays quiet (free tags are case-folded later)
+    assert m[2].labels == ("bach",)  # surrounding spaces are stripped
+    assert m.near_duplicate_labels() == [["BACH", "bach"]]
+    with pytest.warns(LabelCaseWarning, match=r"'BACH' \(line 3\) / 'bach' \(line 2\)"):
+        m.warn_label_case()
+    # where labels become classes, the user is told
+    X = rng.normal(size=(len(m), 4)).astype(np.float32)
+    with pytest.warns(LabelCaseWarning, match="differ only in case"):
+        evaluate_embeddings(X, m, repeats=1, progress=False)
+
+
+def test_singular_label_column_is_accepted(tmp_path):
+    path = _write(tmp_path, "path,label,split\na.wav,dog,train\nb.wav,cat,test\n")
+    m = Manifest.read(path)
+    assert [r.labels for r in m] == [("dog",), ("cat",)]
+    m.write(tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text().splitlines()[0].startswith("path,labels,split")
+    m2 = Manifest.from_rows([{"path": "/a.wav", "label": "x", "split": "train"}])
+    assert m2[0].labels == ("x",)
+    # with both columns, 'label' is an ordinary extra column
+    path = _write(tmp_path, "path,labels,label,split\na.wav,dog,x,train\n", "both.csv")
+    assert Manifest.read(path)[0].extra == {"label": "x"}

@@ -217,6 +217,12 @@ def _open(path: str | os.PathLike) -> tuple[Path, sf.SoundFile]:
         raise AudioError(p, "file not found", "check the path (relative paths start at the cwd)")
     if p.is_dir():
         raise AudioError(p, "is a directory, not an audio file")
+    if p.stat().st_size == 0:
+        raise AudioError(
+            p,
+            "is empty (0 bytes)",
+            "the copy or download failed or was cut short; fetch the file again",
+        )
     try:
         f = sf.SoundFile(str(p))
     except (sf.LibsndfileError, RuntimeError) as err:
@@ -300,7 +306,8 @@ def _sanitize(data: np.ndarray, path: Path, nan_policy: str, where: str = "") ->
         raise AudioError(
             path,
             f"{bad} NaN/Inf sample(s){where}",
-            "repair the file, or pass nan_policy='zero' to replace them with 0",
+            "repair the file, or replace them with 0: --nan-policy zero on the command line "
+            "(evaluate, benchmark), nan_policy='zero' in Python",
         )
     data[~finite] = 0.0
     warnings.warn(

@@ -767,7 +767,13 @@ class Embedder:
         workers: int | None = None,
         precision: str = "fp32",
         min_seconds: float | None = None,
+        nan_policy: str = "raise",
     ):
+        from musicrep.audio import _check_nan_policy
+
+        _check_nan_policy(nan_policy)
+        #: What to do with NaN/Inf samples in a file: "raise" (the file fails) or "zero".
+        self.nan_policy = nan_policy
         if int(batch_size) != batch_size or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer; got {batch_size!r}")
         if not block_seconds > 0:
@@ -954,7 +960,9 @@ class Embedder:
         from musicrep.audio import blocks
 
         seconds = max(self.block_seconds, self.window_seconds)
-        return blocks(path, sr=self.sample_rate, block_seconds=seconds, mono=True)
+        return blocks(
+            path, sr=self.sample_rate, block_seconds=seconds, mono=True, nan_policy=self.nan_policy
+        )
 
     def file(
         self, path: str | os.PathLike, hop: float | None = None

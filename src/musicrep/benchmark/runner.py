@@ -63,12 +63,13 @@ def _embed_model(
     device: str,
     progress: bool,
     log: Log,
+    nan_policy: str = "raise",
 ) -> dict[str, Any]:
     """Embed ``files`` with ``model`` into the cache (or reuse it); a JSON-ready entry."""
     from musicrep.embed import Embedder
 
     entry: dict[str, Any] = {"label": model.label, "spec": model.spec, "status": "ok"}
-    key = cache.key(model.spec, files, seed=seed, device=device)
+    key = cache.key(model.spec, files, seed=seed, device=device, nan_policy=nan_policy)
     entry.update(cache_key=key, embeddings=str(cache.root / f"{key}.npz"))
     hit = cache.lookup(key)
     if hit is not None:
@@ -78,7 +79,9 @@ def _embed_model(
         return entry
     t0 = time.perf_counter()
     try:
-        embedder = Embedder(model.spec, batch_size=batch_size, seed=seed, device=device)
+        embedder = Embedder(
+            model.spec, batch_size=batch_size, seed=seed, device=device, nan_policy=nan_policy
+        )
     except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
         log(f"{model.label}: cannot load {model.spec}: {_failed(entry, exc)['error']}")
         return entry
@@ -97,6 +100,11 @@ def _embed_model(
         entry["error"] = (
             f"{len(made.failed)} of {len(files)} file(s) could not be embedded, e.g. {first}"
         )
+        from musicrep.embeddings.cache import nan_hint
+
+        hint = nan_hint(made.failed)
+        if hint:
+            entry["error"] += f" ({hint})"
         log(f"{model.label}: {entry['error']}")
     return entry
 
@@ -318,6 +326,7 @@ def run_benchmark(
     cca_split: str | None = "test",
     batch_size: int = 16,
     device: str = "cpu",
+    nan_policy: str = "raise",
     grid: str = "default",
     title: str | None = None,
     command: str | None = None,
@@ -356,8 +365,9 @@ def run_benchmark(
         The embeddings come from the cache; the descriptors are computed from the audio.
     cca_clips, cca_method, cca_split
         Its ``max_clips``, ``method`` and ``split`` (``None``: every row of the manifest).
-    batch_size, device
-        Embedder settings.
+    batch_size, device, nan_policy
+        Embedder settings (``nan_policy``: ``"raise"`` or ``"zero"``, see
+        :func:`musicrep.audio.load`).
     grid : str
         hear grid preset (``protocol="hear"`` only).
     title, command : str, optional
@@ -401,6 +411,7 @@ def run_benchmark(
         f"{len(model_specs)} model(s)"
     )
     embed = {"seed": seed, "batch_size": batch_size, "device": device, "progress": progress}
+    embed["nan_policy"] = nan_policy
     model_entries = [_embed_model(ms, union, cache, log=log, **embed) for ms in model_specs]
     probe = {"protocol": protocol, "repeats": repeats, "seed": seed, "grid": grid}
     results = _evaluate_all(

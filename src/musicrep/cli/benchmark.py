@@ -120,6 +120,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     emb.add_argument("--batch-size", type=int, default=16, metavar="N", help="windows per pass")
     emb.add_argument("--device", default="cpu", help="cpu, cuda, ... (cpu)")
+    emb.add_argument(
+        "--nan-policy",
+        choices=["raise", "zero"],
+        default="raise",
+        help="what to do with NaN/Inf samples in an audio file: raise (the file fails, default) or zero (replace them with 0 and warn)",
+    )
     ref = p.add_argument_group("COALA reproduction")
     ref.add_argument(
         "--reference",
@@ -167,6 +173,8 @@ def _command(args: argparse.Namespace) -> str:
     if args.cache:
         parts += ["--cache", args.cache]
     parts += ["--batch-size", str(args.batch_size), "--device", args.device]
+    if args.nan_policy != "raise":
+        parts += ["--nan-policy", args.nan_policy]
     if args.reference:
         parts += ["--reference", args.reference]
     if args.cca:
@@ -205,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         cca_split=None if args.cca_split == "all" else args.cca_split,
         batch_size=args.batch_size,
         device=args.device,
+        nan_policy=args.nan_policy,
         grid=args.grid,
         title=args.title,
         command=_command(args),

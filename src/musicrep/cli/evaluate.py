@@ -136,6 +136,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     emb.add_argument(
         "--batch-size", type=int, default=16, metavar="N", help="embedding batch size (16)"
     )
+    emb.add_argument(
+        "--nan-policy",
+        choices=["raise", "zero"],
+        default="raise",
+        help="what to do with NaN/Inf samples in an audio file: raise (the file fails, default) or zero (replace them with 0 and warn)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -167,6 +173,7 @@ def _embed(args: argparse.Namespace) -> str:
         device=args.device or _auto_device(),
         batch_size=args.batch_size,
         progress=not args.quiet,
+        nan_policy=args.nan_policy,
     )
     if entry.cached:
         print(f"musicrep: using cached embeddings {entry.npz}", file=sys.stderr)
@@ -181,6 +188,11 @@ def _embed(args: argparse.Namespace) -> str:
             print(f"  {path}: {reason}", file=sys.stderr)
         if len(entry.failed) > 10:
             print(f"  ... and {len(entry.failed) - 10} more", file=sys.stderr)
+        from musicrep.embeddings.cache import nan_hint
+
+        hint = nan_hint(entry.failed)
+        if hint:
+            print(f"musicrep: hint: {hint}", file=sys.stderr)
     return str(entry.npz)
 
 

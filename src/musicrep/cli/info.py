@@ -31,6 +31,33 @@ def _print_objectives() -> None:
         print(f"{name:<24} {labels:<7} {doc[0].replace('``', '') if doc else ''}")
 
 
+#: ``list frontends`` searches for the shortest input that fits up to this length.
+_LONGEST_TRY_S = 600.0
+
+
+def _shape(fe, n: int, error: type[Exception]) -> tuple[int, ...] | None:
+    """The front-end's output shape for ``n`` samples, or ``None`` when not one frame fits."""
+    try:
+        shape = tuple(fe.output_shape(n))
+    except error:
+        return None
+    return shape if all(shape) else None
+
+
+def _shortest_input(fe, n: int, error: type[Exception]) -> int | None:
+    """The fewest samples (> ``n``) for which ``fe`` gives a non-empty output, or ``None``."""
+    lo, hi = max(n, 0), max(n, 1) * 2
+    limit = int(_LONGEST_TRY_S * fe.sample_rate)
+    while _shape(fe, hi, error) is None:
+        lo, hi = hi, hi * 2
+        if hi > limit:
+            return None
+    while hi - lo > 1:  # output_shape is monotone in the input length
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _shape(fe, mid, error) is not None else (mid, hi)
+    return hi
+
+
 def run(args: argparse.Namespace) -> int:
     if args.what == "objectives":
         _print_objectives()
@@ -48,12 +75,18 @@ def run(args: argparse.Namespace) -> int:
     for name in list_frontends():
         fe = create_frontend(name)
         n = int(round(args.seconds * fe.sample_rate))
-        try:
-            shape = fe.output_shape(n)
-            shape_text = (
-                str(shape) if all(shape) else f"{shape}: input shorter than one frame/patch"
-            )
-        except MusicrepError as exc:
-            shape_text = f"input too short ({exc.message})"
+        shape = _shape(fe, n, MusicrepError)
+        if shape is not None:
+            shape_text = str(shape)
+        else:
+            # too short for one frame/patch: show the shortest input that fits and its shape
+            shortest = _shortest_input(fe, n, MusicrepError)
+            if shortest is None:
+                shape_text = f"input too short (needs more than {_LONGEST_TRY_S:g} s)"
+            else:
+                shape_text = (
+                    f"{_shape(fe, shortest, MusicrepError)} for {shortest / fe.sample_rate:.3g} s, "
+                    f"its shortest input ({args.seconds:g} s is shorter than one frame/patch)"
+                )
         print(f"{name:<18} {fe.sample_rate:>6}  {fe.kind:<5} {shape_text}")
     return 0

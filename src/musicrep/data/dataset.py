@@ -74,11 +74,12 @@ def split_rows(manifest: Iterable, split: str | None) -> list:
 
 
 def infer_task(manifest: Iterable) -> str:
-    """``"multilabel"`` if the manifest says so (or any row has != 1 label), else single-label."""
+    """``"multilabel"`` if some row has several labels (:attr:`Manifest.is_multilabel`), else
+    single-label (a row with no label then stops single-label encoding, named)."""
     flag = getattr(manifest, "is_multilabel", None)
     if isinstance(flag, bool):
         return "multilabel" if flag else "singlelabel"
-    return "multilabel" if any(len(r.labels) != 1 for r in manifest) else "singlelabel"
+    return "multilabel" if any(len(r.labels) > 1 for r in manifest) else "singlelabel"
 
 
 def vocabulary(manifest: Iterable) -> list[str]:

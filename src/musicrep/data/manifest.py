@@ -8,7 +8,9 @@ A manifest is a UTF-8 CSV (standard ``csv`` dialect, header row) with the column
 column     required meaning
 ========== ======== ================================================================
 path       yes      audio file, relative to the CSV's folder or absolute
-labels     yes      ``;``-separated labels; may be empty (unlabelled audio)
+labels     yes      ``;``-separated labels; may be empty (unlabelled audio). A column
+                    named ``label`` (singular) is read as ``labels`` when there is no
+                    ``labels`` column.
 split      yes      ``train``, ``valid`` or ``test``
 fold       no       integer cross-validation fold
 start      no       start of the segment in seconds (float >= 0)
@@ -19,6 +21,16 @@ Any other column is kept as text in :attr:`ManifestRow.extra` and written back. 
 the optional columns mean "not given" (``None``: the whole file, no fold). Labels are stripped
 of surrounding spaces and empty labels are dropped, so ``"rock; guitar;"`` is
 ``("rock", "guitar")``. A UTF-8 byte-order mark (as Excel writes) is accepted.
+
+Labels are case-sensitive: ``BACH`` and ``bach`` are two classes. Because that is rarely meant,
+training, evaluation and benchmarks warn (:meth:`Manifest.warn_label_case`,
+:class:`LabelCaseWarning`) naming the near-duplicates and a line of each; fix the CSV if they are
+the same class. (Free-form tags processed by :mod:`musicrep.data.tags` are case-folded there.)
+
+Task rule: a manifest is multi-label (:attr:`Manifest.is_multilabel`) only when some row has two
+or more labels. An empty ``labels`` cell in an otherwise one-label-per-row manifest therefore does
+not turn it into a multi-label task: :meth:`Manifest.label_indices` (used by single-label
+training, probes and benchmarks) stops with an error naming that row.
 
 Relative paths are made absolute against the CSV's folder when the manifest is read (normalised
 with ``os.path.abspath``; symbolic links are not followed, so a manifest written back keeps the
@@ -41,6 +53,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +66,7 @@ from musicrep.utils import atomic_path
 
 __all__ = [
     "LABEL_SEPARATOR",
+    "LabelCaseWarning",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SPLITS",
@@ -68,6 +82,20 @@ OPTIONAL_COLUMNS = ("fold", "start", "duration")
 SPLITS = ("train", "valid", "test")
 #: Separator of the labels in the ``labels`` column.
 LABEL_SEPARATOR = ";"
+#: Accepted spelling of the ``labels`` column when the CSV has no ``labels`` column.
+LABEL_COLUMN_ALIAS = "label"
+
+
+class LabelCaseWarning(UserWarning):
+    """Warned when two labels differ only in upper/lower case (``BACH`` vs ``bach``)."""
+
+
+def _alias_label_column(columns: Sequence[str]) -> dict[str, str]:
+    """``{"label": "labels"}`` when the columns spell it singular and have no ``labels``."""
+    if "labels" not in columns and LABEL_COLUMN_ALIAS in columns:
+        return {LABEL_COLUMN_ALIAS: "labels"}
+    return {}
+
 
 _KNOWN = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _NO_SOURCE = "<manifest>"
@@ -295,6 +323,8 @@ class Manifest:
                         f"the first line names the columns: {','.join(REQUIRED_COLUMNS)}",
                     )
                 header = [h.strip() for h in header]
+                alias = _alias_label_column(header)
+                header = [alias.get(h, h) for h in header]
                 dupes = sorted({h for h in header if header.count(h) > 1})
                 if dupes:
                     raise ManifestError(csv_path, 1, f"duplicate column(s) {', '.join(dupes)}")
@@ -354,6 +384,9 @@ class Manifest:
         base = Path(os.path.abspath(root if root is not None else os.getcwd()))
         parsed = []
         for i, values in enumerate(rows):
+            alias = _alias_label_column(list(values))
+            if alias:
+                values = {alias.get(k, k): v for k, v in values.items()}
             missing = [c for c in REQUIRED_COLUMNS if c not in values]
             if missing:
                 raise ManifestError(
@@ -469,10 +502,13 @@ class Manifest:
 
     @property
     def is_multilabel(self) -> bool:
-        """``True`` when some row has zero or several labels (so :meth:`label_indices` cannot
-        be used) and the manifest has labels at all."""
-        has_labels = any(r.labels for r in self.rows)
-        return has_labels and any(len(r.labels) != 1 for r in self.rows)
+        """``True`` when some row has two or more labels.
+
+        A row with no labels does not make a manifest multi-label (one empty cell in a
+        single-label CSV must not silently change the task and the metric); single-label use
+        (:meth:`label_indices`) then stops naming that row. Pass the task explicitly (e.g.
+        ``--task multilabel``) for tagging data whose clips have at most one tag."""
+        return any(len(r.labels) > 1 for r in self.rows)
 
     def _vocab_index(self, vocab: Sequence[str] | None) -> tuple[list[str], dict[str, int]]:
         vocab = self.vocabulary() if vocab is None else list(vocab)
@@ -533,7 +569,8 @@ class Manifest:
                     self.source,
                     r.line,
                     f"{r.path.name} has {len(r.labels)} labels; a single-label task needs exactly 1",
-                    "use multi_hot() for multi-label data, or fix the row",
+                    "label or drop the row; for tagging data (clips with at most one tag) ask "
+                    "for the multi-label task (--task multilabel, multi_hot())",
                 )
             j = index.get(r.labels[0])
             if j is None:
@@ -555,6 +592,45 @@ class Manifest:
         return counts
 
     # ------------------------------------------------------------------ checks
+
+    def near_duplicate_labels(self) -> list[list[str]]:
+        """Groups of labels that differ only in case, e.g. ``[["BACH", "bach"]]`` (sorted).
+
+        Surrounding spaces are already stripped when rows are parsed, so ``"bach "`` is
+        ``"bach"``."""
+        groups: dict[str, set[str]] = {}
+        for r in self.rows:
+            for label in r.labels:
+                groups.setdefault(label.casefold(), set()).add(label)
+        return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+    def warn_label_case(self) -> None:
+        """Warn (:class:`LabelCaseWarning`) when labels differ only in case.
+
+        Called where a manifest's labels become classes as written (training without a tag
+        vocabulary, evaluate, benchmark); not on reading, since free-form tag manifests are
+        case-folded by :mod:`musicrep.data.tags` on purpose."""
+        groups = self.near_duplicate_labels()
+        if not groups:
+            return
+        first_line: dict[str, int | None] = {}
+        for r in self.rows:
+            for label in r.labels:
+                first_line.setdefault(label, r.line)
+        shown = "; ".join(
+            " / ".join(
+                f"{label!r}" + (f" (line {first_line[label]})" if first_line[label] else "")
+                for label in g
+            )
+            for g in groups[:5]
+        )
+        more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
+        warnings.warn(
+            f"{self.source}: labels that differ only in case are separate classes: {shown}{more}; "
+            "if they are the same class, write them the same way in the CSV",
+            LabelCaseWarning,
+            stacklevel=2,
+        )
 
     def _check_duplicates(self) -> None:
         seen: dict[tuple[Path, float | None], ManifestRow] = {}

@@ -149,9 +149,11 @@ class EmbeddingCache:
         *,
         seed: int = 0,
         device: str = "cpu",
+        nan_policy: str = "raise",
     ) -> str:
-        """:func:`cache_key` of an entry."""
-        return cache_key(model, files, seed=seed, device=device)
+        """:func:`cache_key` of an entry (``nan_policy="zero"`` gives a different key)."""
+        settings = {} if nan_policy == "raise" else {"nan_policy": nan_policy}
+        return cache_key(model, files, seed=seed, device=device, settings=settings)
 
     def _files(self, key: str) -> tuple[Path, Path, Path]:
         return (
@@ -226,24 +228,38 @@ class EmbeddingCache:
         device: str = "cpu",
         batch_size: int = 16,
         progress: bool = True,
+        nan_policy: str = "raise",
     ) -> CacheEntry:
         """The entry of ``files`` under ``model``: reused, or embedded now.
 
         ``model`` is anything :class:`musicrep.embed.Embedder` takes; ``seed`` draws the weights
         of untrained zoo encoders. Loading the model is timed into ``meta["load_seconds"]``.
         """
-        key = self.key(model, files, seed=seed, device=device)
+        key = self.key(model, files, seed=seed, device=device, nan_policy=nan_policy)
         hit = self.lookup(key)
         if hit is not None:
             return hit
         from musicrep.embed import Embedder
 
         t0 = time.perf_counter()
-        embedder = Embedder(model, batch_size=batch_size, seed=seed, device=device)
+        embedder = Embedder(
+            model, batch_size=batch_size, seed=seed, device=device, nan_policy=nan_policy
+        )
         load_seconds = time.perf_counter() - t0
         return self.fill(
             key, embedder, files, progress=progress, meta={"load_seconds": load_seconds}
         )
+
+
+#: Added to a failure summary when files failed for NaN/Inf samples (the command-line fix).
+NAN_HINT = (
+    "files with NaN/Inf samples: repair them, or pass --nan-policy zero to replace them with 0"
+)
+
+
+def nan_hint(failed: Sequence[tuple[str, str]]) -> str | None:
+    """:data:`NAN_HINT` when some failure reason is NaN/Inf samples, else ``None``."""
+    return NAN_HINT if any("NaN/Inf" in str(reason) for _, reason in failed) else None
 
 
 def _report_meta(embedder: Any, report: Any, n_files: int, n_failed: int) -> dict[str, Any]:

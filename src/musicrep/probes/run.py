@@ -42,8 +42,10 @@ def _where(row: ManifestRow) -> str:
 def detect_task(manifest: Manifest, task: str = "auto") -> tuple[str, str]:
     """The task to evaluate and why, e.g. ``("multilabel", "auto: 1 row has no label ...")``.
 
-    ``auto``: multi-label when some row has zero or several labels, else single-label; the
-    reason counts those rows and shows the first of each kind.
+    ``auto``: multi-label when some row has several labels, else single-label (the rule of
+    :attr:`Manifest.is_multilabel`); the reason counts the rows with several or no labels and
+    shows the first of each kind. Rows with no label do not make a task multi-label: in a
+    single-label task the first one stops the evaluation, named (:meth:`Manifest.label_indices`).
 
     Raises
     ------
@@ -63,9 +65,12 @@ def detect_task(manifest: Manifest, task: str = "auto") -> tuple[str, str]:
     if not several and not none:
         n = len(manifest.vocabulary())
         return "singlelabel", f"auto: every row has exactly one label ({n} classes)"
-    parts = []
-    if several:
-        parts.append(f"{len(several)} row(s) have several labels (e.g. {_where(several[0])})")
+    if not several:
+        return "singlelabel", (
+            f"auto: no row has several labels; {len(none)} row(s) have no label "
+            f"(e.g. {_where(none[0])})"
+        )
+    parts = [f"{len(several)} row(s) have several labels (e.g. {_where(several[0])})"]
     if none:
         parts.append(f"{len(none)} row(s) have no label (e.g. {_where(none[0])})")
     return "multilabel", "auto: " + " and ".join(parts)
@@ -96,17 +101,6 @@ def _probe(protocol: str, options: Mapping[str, Any]) -> ClassifierProbe:
         raise ConfigError(f"unknown protocol {protocol!r}", f"use one of {', '.join(names)}")
     cls = PROBES.get(protocol)
     return cls(**{k: v for k, v in options.items() if k in cls.options})  # type: ignore[return-value]
-
-
-def _task_notes(task: str, reason: str, manifest: Manifest) -> list[str]:
-    """A warning when the task is multi-label only because some rows have no label."""
-    if task != "multilabel" or not reason.startswith("auto") or "several" in reason:
-        return []
-    return [
-        "the task is multi-label only because some rows have no label (" + reason[6:] + "); if "
-        "it is a single-label task, label or drop those rows (--task singlelabel then names "
-        "each unlabelled row)"
-    ]
 
 
 def evaluate_embeddings(
@@ -176,13 +170,14 @@ def evaluate_embeddings(
         result = probe.score_rows(X, manifest)  # type: ignore[attr-defined]
         result.config["task_reason"] = reason
         return result
+    manifest.warn_label_case()  # BACH / bach would silently be two classes
     options = {"mlp_params": mlp_params, "grid": grid, "grid_points": grid_points}
     options.update(valid_fraction=valid_fraction, device=device)
     probe = _probe(protocol, options)
     if repeats < 1:
         raise ConfigError(f"repeats must be >= 1; got {repeats}")
     vocab, y, y_strat = _targets(manifest, task)
-    notes: list[str] = _task_notes(task, reason, manifest)
+    notes: list[str] = []
     parts = partitions(
         manifest,
         need_valid=probe.needs_valid,

@@ -354,6 +354,8 @@ def load_data(cfg: dict, folder: RunFolder | None = None, resumed: bool = False)
     task, reason = decide_task(data, manifest, needs_labels, tag_vocab is not None)
     vocab: list[str] = []
     if task is not None:
+        if tag_vocab is None:
+            manifest.warn_label_case()  # BACH / bach would silently be two classes
         vocab = vocabulary(manifest) if tag_vocab is None else list(tag_vocab.tags)
         vocab = _check_vocab(vocab, data, manifest_path)
     if resumed and folder is not None and (folder.path / "config.json").is_file():
