@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument(
         "--method",
-        choices=["svcca", "cca", "cka", "kernel-cka"],
+        choices=["svcca", "cca", "pwcca", "cka", "kernel-cka"],
         default="svcca",
         help="similarity measure (default svcca)",
     )
