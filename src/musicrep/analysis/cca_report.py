@@ -328,7 +328,7 @@ def run_cca_report(
         Use only this split (default: every row).
     max_clips : int
         Use at most this many clips (a seeded random subset, in manifest order); 0 = all.
-    method : {"svcca", "cca", "cka", "kernel-cka"}
+    method : {"svcca", "cca", "pwcca", "cka", "kernel-cka"}
         Similarity measure (see the module docstring).
     descriptor_config : DescriptorConfig, optional
         Descriptor settings (default: MFCC, chroma, centroid, bandwidth on the whole clip at
