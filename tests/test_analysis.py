@@ -341,7 +341,7 @@ def test_cli_report_from_embedding_files(clips, tmp_path, capsys):
     assert "Spectral centroid" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("method", ["cca", "kernel-cka"])
+@pytest.mark.parametrize("method", ["cca", "pwcca", "kernel-cka"])
 def test_cli_other_methods_match_the_functions(clips, tmp_path, method):
     out = tmp_path / method
     argv = ["analyze", "cca", "--manifest", str(clips / "m.csv"), "--out", str(out)]
@@ -354,6 +354,8 @@ def test_cli_other_methods_match_the_functions(clips, tmp_path, method):
     if method == "cca":
         expected = sim.mean_cca_similarity(E, Y)
         assert (entry["x_dims"], entry["y_dims"]) == (8, 3)
+    elif method == "pwcca":
+        expected = sim.pwcca(E, Y).similarity
     else:
         expected = sim.kernel_cka(E, Y)
     assert entry["similarity"] == pytest.approx(expected)

@@ -261,6 +261,24 @@ def test_mfcc_embedder_scene_is_whole_clip_stats_and_frames_are_per_window(tmp_p
     assert seconds == pytest.approx(2.5)
 
 
+def test_feature_embedder_pools_registry_features_per_window():
+    from musicrep.features import create_feature
+
+    emb = Embedder("feature:chroma")
+    fx = create_feature("chroma")
+    assert (emb.embed_dim, emb.sample_rate, emb.window_samples) == (24, 16000, 16000)
+    x = _noise(2.0, sr=16000, seed=4)
+    frames, _ = emb.timestamps(x, 16000)
+    assert frames.shape == (2, 24)
+    f = fx(torch.from_numpy(x[16000:32000]).float()[None])[0]
+    expected = torch.cat([f.mean(-1), f.std(-1, unbiased=False)]).numpy()
+    np.testing.assert_allclose(frames[1], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(emb.scene(x, 16000), frames.mean(0), rtol=1e-5, atol=1e-5)
+    assert resolve_model("scattering").name == "feature:scattering"
+    with pytest.raises(ConfigError, match="unknown feature 'nope'"):
+        resolve_model("feature:nope")
+
+
 # ----------------------------------------------------------------------------- files + CLI
 
 

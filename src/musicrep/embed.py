@@ -18,6 +18,9 @@ Models (:func:`resolve_model`)
 * a zoo name (``musicrep models``): the encoder of ``create_model(name)`` *untrained*, its
   weights drawn with ``seed``: the random-network baseline;
 * ``"mfcc"``: the MFCC statistics baseline (:class:`MfccEmbedding`);
+* ``"feature:NAME"`` (``"scattering"`` = ``"feature:scattering"``): a hand-crafted feature of
+  :mod:`musicrep.features` pooled per window into its frame mean and std
+  (:class:`FeatureEmbedding`);
 * an ``nn.Module``: an :class:`EmbeddingModel`, a zoo ``TaggingModel`` (its encoder is used) or
   any module with ``sample_rate``, ``input_samples`` and ``embed_dim`` mapping
   ``(batch, input_samples)`` to ``(batch, embed_dim)``.
@@ -83,6 +86,7 @@ __all__ = [
     "Embedder",
     "EmbeddingModel",
     "EncoderEmbedding",
+    "FeatureEmbedding",
     "MfccEmbedding",
     "frame_starts",
     "layer_names",
@@ -338,6 +342,55 @@ class MfccEmbedding(EmbeddingModel):
         return MfccStatsStream(self.sample_rate, spread=self.spread)
 
 
+class FeatureEmbedding(EmbeddingModel):
+    """A hand-crafted feature of :mod:`musicrep.features` pooled per window, as a model.
+
+    ``feature:NAME`` (e.g. ``feature:scattering``, ``feature:chroma``; ``scattering`` alone is
+    short for ``feature:scattering``) computes the registered frame-level feature over each
+    window and pools it over frames into ``[mean, std]`` (``embed_dim = 2 * dims``). The clip
+    embedding is the mean of the window embeddings. Frame-level features themselves are what
+    :func:`musicrep.features.create_feature` returns.
+
+    Parameters
+    ----------
+    feature : str
+        Registry name (``musicrep.features.list_features()``).
+    window_seconds : float
+        Window of the timestamp embeddings (1 s).
+    **options
+        Options of the feature extractor (``J``, ``Q`` for scattering, ...).
+    """
+
+    def __init__(self, feature: str, window_seconds: float = MFCC_WINDOW_SECONDS, **options):
+        from musicrep.features import create_feature
+
+        super().__init__()
+        if not window_seconds > 0:
+            raise ConfigError(f"window_seconds must be > 0; got {window_seconds!r}")
+        self.extractor = create_feature(feature, **options)
+        self.sample_rate = int(self.extractor.sample_rate)
+        self.window_samples = max(1, int(round(window_seconds * self.sample_rate)))
+        self.embed_dim = 2 * int(self.extractor.dims)
+        opts = [f"{k}={v}" for k, v in sorted(options.items())]
+        if window_seconds != MFCC_WINDOW_SECONDS:
+            opts.append(f"window={window_seconds:g}s")
+        self.name = f"feature:{feature}" + (f"({','.join(opts)})" if opts else "")
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """``(batch, window_samples)`` -> ``(batch, 2 * dims)``: frame mean and std."""
+        frames = self.extractor(windows)
+        return torch.cat([frames.mean(-1), frames.std(-1, unbiased=False)], dim=1)
+
+
+def _untrained(name: str, seed: int, input_samples: int | None) -> nn.Module:
+    from musicrep.models import create_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_model(name, input_samples=input_samples)
+    return model.encoder
+
+
 def _with_input_samples(model: nn.Module, input_samples: int | None, where: str) -> nn.Module:
     """Rebuild a zoo model for another input length, keeping its weights."""
     config = getattr(model, "config", None)
@@ -408,12 +461,42 @@ def resolve_model(
         window = MFCC_WINDOW_SECONDS if input_samples is None else input_samples / 22050
         return MfccEmbedding(window_seconds=window).to(device).eval()
     from musicrep.io import load_model
+    if text.lower() == "scattering" or text.lower().startswith("feature:"):
+        from musicrep.features import DEFAULT_SAMPLE_RATE
+
+        feature = text.split(":", 1)[1] if ":" in text else "scattering"
+        rate = DEFAULT_SAMPLE_RATE
+        window = MFCC_WINDOW_SECONDS if input_samples is None else input_samples / rate
+        return FeatureEmbedding(feature, window_seconds=window).to(device).eval()
+    if path.is_dir() and ((path / "config.json").is_file() or (path / "checkpoints").is_dir()):
+        where = str(path.resolve())
+        # a training run also has a config.json (the run's), but no model.safetensors
+        if (path / "model.safetensors").is_file() or not (path / "checkpoints").is_dir():
+            from musicrep.io import load
 
     model, meta, where = load_model(text, seed=seed, input_samples=input_samples)
     if meta["kind"] != "untrained":
         model = _with_input_samples(model, input_samples, where)
     encoder = getattr(model, "encoder", model)  # a tagging model's, or an exported encoder
     return EncoderEmbedding(encoder, where).to(device).eval()
+        encoder = getattr(model, "encoder", model)  # a tagging model's, or an exported encoder
+        return EncoderEmbedding(encoder, where).to(device).eval()
+    from musicrep.models import list_models
+
+    zoo = list_models()
+    if text in zoo:
+        enc = _untrained(text, seed, input_samples)
+        return EncoderEmbedding(enc, f"untrained:{text}:seed={seed}").to(device).eval()
+    if path.exists():
+        from musicrep.io import load
+
+        load(path)  # raises a ConfigError saying what the folder lacks
+    raise ConfigError(
+        f"unknown model {text!r}: not a model folder, not a zoo name, not 'mfcc' or 'feature:NAME'",
+        "pass an exported model folder (musicrep export), a training run folder, 'mfcc', "
+        "'feature:NAME' (a hand-crafted feature, e.g. feature:scattering), or a "
+        f"zoo name for an untrained encoder: {', '.join(zoo)}",
+    )
 
 
 # ============================================================================ framing

@@ -1,7 +1,8 @@
 """Analysis tools: what a representation captures.
 
 * :mod:`musicrep.analysis.similarity` -- representation similarity of two views of the same
-  examples: CCA, SVCCA, linear and kernel CKA, permutation baselines (numpy).
+  examples: CCA, SVCCA, PWCCA, linear and kernel CKA, permutation baselines (numpy), and
+  the registry of these measures by name (``MEASURES``).
 * :mod:`musicrep.analysis.descriptors` -- librosa descriptors of clips (MFCC, chroma, spectral
   centroid / bandwidth / rolloff) summarised by mean, variance and skewness over frames.
 * :mod:`musicrep.analysis.cca_report` -- COALA's correlation analysis for any model: the
@@ -10,13 +11,17 @@
 """
 
 from musicrep.analysis.similarity import (
+    MEASURES,
     CCAResult,
+    Measure,
     PermutationBaseline,
+    PWCCAResult,
     SimilarityError,
     SVCCAResult,
     cca,
     cca_fit,
     center_gram,
+    get_measure,
     gram_linear,
     gram_rbf,
     heldout_cca,
@@ -26,19 +31,24 @@ from musicrep.analysis.similarity import (
     mean_cca_similarity,
     permutation_baseline,
     permuted_scores,
+    pwcca,
     svcca,
     svd_reduce,
     whitened_basis,
 )
 
 __all__ = [
+    "MEASURES",
     "CCAResult",
+    "Measure",
+    "PWCCAResult",
     "PermutationBaseline",
     "SVCCAResult",
     "SimilarityError",
     "cca",
     "cca_fit",
     "center_gram",
+    "get_measure",
     "gram_linear",
     "gram_rbf",
     "heldout_cca",
@@ -48,6 +58,7 @@ __all__ = [
     "mean_cca_similarity",
     "permutation_baseline",
     "permuted_scores",
+    "pwcca",
     "svcca",
     "svd_reduce",
     "whitened_basis",

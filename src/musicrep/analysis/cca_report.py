@@ -79,6 +79,8 @@ METHODS: dict[str, str] = {
     "directions explaining {keep:.0%} of its variance (at most {max_dims} per view)",
     "cca": "mean canonical correlation (all coefficients, no reduction; the measure of COALA, "
     "Table 2, via svcca's cca_core)",
+    "pwcca": "PWCCA: canonical correlations weighted by how much of the embedding lies along "
+    "each direction (Morcos et al. 2018)",
     "cka": "linear CKA",
     "kernel-cka": "CKA with RBF kernels (bandwidth {sigma:g} x the median distance)",
 }
@@ -234,6 +236,9 @@ class _Scorer:
         if method in ("svcca", "cca"):
             self.a = sim.whitened_basis(E, reg)
             self.b = sim.whitened_basis(Y, reg)
+        elif method == "pwcca":
+            # the weights depend on the embedding's own columns: nothing to precompute
+            self.a, self.b, self.reg = E, Y, reg
         elif method == "cka":
             self.a = E - E.mean(axis=0)
             self.b = Y - Y.mean(axis=0)
@@ -254,6 +259,9 @@ class _Scorer:
     def score(self, perm: np.ndarray | None = None) -> float:
         if self.method in ("svcca", "cca"):
             return float(np.mean(self.correlations(perm)))
+        if self.method == "pwcca":
+            b = self.b if perm is None else self.b[perm]
+            return sim.pwcca(self.a, b, reg=self.reg).similarity
         if self.method == "cka":
             b = self.b if perm is None else self.b[perm]
             return float(np.sum((b.T @ self.a) ** 2) / self.norm)
@@ -272,6 +280,8 @@ def _prepare(A: np.ndarray, method: str, keep_variance: float, cap: int | None) 
     """
     if method == "svcca":
         return sim.svd_reduce(A, keep_variance, cap)
+    if method == "pwcca":
+        return A  # PWCCA's weights are not rotation invariant: keep the view's own columns
     return sim.svd_reduce(A, 1.0)
 
 
@@ -318,7 +328,7 @@ def run_cca_report(
         Use only this split (default: every row).
     max_clips : int
         Use at most this many clips (a seeded random subset, in manifest order); 0 = all.
-    method : {"svcca", "cca", "cka", "kernel-cka"}
+    method : {"svcca", "cca", "pwcca", "cka", "kernel-cka"}
         Similarity measure (see the module docstring).
     descriptor_config : DescriptorConfig, optional
         Descriptor settings (default: MFCC, chroma, centroid, bandwidth on the whole clip at
@@ -521,7 +531,7 @@ def run_cca_report(
         ),
         "keep_variance": keep_variance if method == "svcca" else None,
         "max_dims": cap,
-        "reg": reg if method in ("svcca", "cca") else None,
+        "reg": reg if method in ("svcca", "cca", "pwcca") else None,
         "sigma": sigma if method == "kernel-cka" else None,
         "permutations": permutations,
         "seed": seed,
@@ -653,6 +663,7 @@ def render_markdown(document: dict[str, Any]) -> str:
 _AXIS_LABELS = {
     "svcca": "SVCCA (mean canonical corr.)",
     "cca": "mean canonical correlation",
+    "pwcca": "PWCCA (weighted canonical corr.)",
     "cka": "linear CKA",
     "kernel-cka": "RBF-kernel CKA",
 }

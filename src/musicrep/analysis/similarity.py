@@ -22,6 +22,10 @@ Measures
   ``HSIC(K, L) = tr(K H L H) / (n - 1)^2``, ``H = I - 11^T / n``, on a linear kernel
   (``CKA = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` for centered views) or an RBF kernel.
   Invariant to orthogonal transforms and isotropic scaling, not to arbitrary linear maps.
+* :func:`pwcca` -- projection-weighted CCA (Morcos et al. 2018): canonical correlations
+  averaged with weights given by how much of the first view lies along each direction.
+* :data:`MEASURES` / :func:`get_measure` -- the registry of these measures by name
+  (``cca``, ``svcca``, ``pwcca``, ``cka``, ``kernel-cka``), read by the analysis commands.
 * :func:`permutation_baseline` -- the value a measure takes when the pairing of rows is
   destroyed (rows of ``Y`` shuffled): the chance level to read every similarity against.
 
@@ -57,7 +61,8 @@ Bjorck & Golub, "Numerical methods for computing angles between linear subspaces
 application to learning methods", Neural Computation 2004. Raghu, Gilmer, Yosinski &
 Sohl-Dickstein, "SVCCA: Singular vector canonical correlation analysis for deep learning
 dynamics and interpretability", NeurIPS 2017. Kornblith, Norouzi, Lee & Hinton, "Similarity of
-neural network representations revisited", ICML 2019. Favory, Drossos, Virtanen & Serra,
+neural network representations revisited", ICML 2019. Morcos, Raghu & Bengio, "Insights on
+representational similarity in neural networks with canonical correlation", NeurIPS 2018. Favory, Drossos, Virtanen & Serra,
 "COALA: Co-aligned autoencoders for learning semantically enriched audio representations", 2020.
 
 Examples
@@ -82,6 +87,9 @@ from musicrep.errors import MusicrepError
 
 __all__ = [
     "CCAResult",
+    "MEASURES",
+    "Measure",
+    "PWCCAResult",
     "PermutationBaseline",
     "SVCCAResult",
     "SimilarityError",
@@ -97,6 +105,8 @@ __all__ = [
     "mean_cca_similarity",
     "permutation_baseline",
     "permuted_scores",
+    "pwcca",
+    "get_measure",
     "svcca",
     "svd_reduce",
     "whitened_basis",
@@ -701,3 +711,144 @@ def permutation_baseline(
     """
     X, Y = _check_pair(X, Y)
     return permuted_scores(lambda perm: fn(X, Y[perm]), len(Y), n=n, seed=seed)
+
+
+# --------------------------------------------------------------------------- PWCCA
+
+
+@dataclass(frozen=True)
+class PWCCAResult:
+    """Result of :func:`pwcca`.
+
+    Attributes
+    ----------
+    similarity : float
+        ``sum_i alpha_i rho_i``, the projection-weighted mean canonical correlation.
+    correlations : np.ndarray, (k,)
+        Canonical correlations, decreasing.
+    weights : np.ndarray, (k,)
+        ``alpha_i`` (non-negative, summing to 1), in the order of ``correlations``.
+    """
+
+    similarity: float
+    correlations: np.ndarray
+    weights: np.ndarray
+
+
+def pwcca(X: np.ndarray, Y: np.ndarray, reg: float = DEFAULT_RIDGE) -> PWCCAResult:
+    """Projection-weighted CCA (Morcos, Raghu & Bengio 2018).
+
+    The canonical correlations ``rho_i`` of ``X`` and ``Y`` are averaged with weights
+    ``alpha_i`` proportional to how much of ``X``'s activity lies along each canonical
+    variate: ``alpha_i ~ sum_j |<h_i, x_j>|`` with ``h_i`` the ``i``-th canonical variate of
+    ``X`` (orthonormalised over the examples by a QR decomposition, as the authors' code) and
+    ``x_j`` the ``j``-th centered column (neuron) of ``X``. Directions that CCA finds but that
+    ``X`` barely uses get little weight, which makes the measure less sensitive to noise
+    directions than the plain mean. The measure is *not* symmetric: ``X`` is the view whose
+    columns weigh the directions (pass the layer under study first). Columns are centered
+    (the authors' code projects the uncentered activations; centering keeps the measure
+    invariant to a translation of either view, as the other measures here).
+
+    Parameters
+    ----------
+    X : np.ndarray, (n_examples, p)
+        The view whose neurons weight the canonical directions.
+    Y : np.ndarray, (n_examples, q)
+    reg : float
+        Relative ridge of the CCA, see :func:`cca_fit`.
+
+    Returns
+    -------
+    PWCCAResult
+    """
+    X, Y = _check_pair(X, Y)
+    fit = cca_fit(X, Y, reg=reg)
+    Xc = X - fit.x_mean
+    H = Xc @ fit.x_weights  # canonical variates of X, (n, k)
+    Q, _ = np.linalg.qr(H)
+    alpha = np.abs(Q.T @ Xc).sum(axis=1)
+    total = float(alpha.sum())
+    if not total > 0:
+        raise SimilarityError("X has no variance along its canonical directions")
+    alpha = alpha / total
+    return PWCCAResult(
+        similarity=float(np.sum(alpha * fit.correlations)),
+        correlations=fit.correlations,
+        weights=alpha,
+    )
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A similarity measure of the registry: ``fn(X, Y, **options) -> float``.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (the ``--method`` of ``musicrep analyze``).
+    fn : callable
+        ``fn(X, Y, **options) -> float`` on paired views ``(n, p)`` and ``(n, q)``.
+    description : str
+        One line for reports.
+    symmetric : bool
+        Whether ``fn(X, Y) == fn(Y, X)``.
+    options : tuple of str
+        Keyword options ``fn`` accepts.
+    """
+
+    name: str
+    fn: Callable[..., float]
+    description: str
+    symmetric: bool = True
+    options: tuple[str, ...] = ()
+
+    def __call__(self, X: np.ndarray, Y: np.ndarray, **options) -> float:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise SimilarityError(
+                f"similarity measure {self.name!r} takes no option {', '.join(unknown)}",
+                f"its options: {', '.join(self.options) or 'none'}",
+            )
+        return float(self.fn(X, Y, **options))
+
+
+#: The similarity measures, by name: the one list the analysis commands read.
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        Measure(
+            "cca",
+            mean_cca_similarity,
+            "mean canonical correlation (all coefficients)",
+            options=("reg",),
+        ),
+        Measure(
+            "svcca",
+            lambda X, Y, **kw: svcca(X, Y, **kw).similarity,
+            "SVCCA: mean canonical correlation of the SVD-reduced views",
+            options=("keep_variance", "max_dims", "reg"),
+        ),
+        Measure(
+            "pwcca",
+            lambda X, Y, **kw: pwcca(X, Y, **kw).similarity,
+            "PWCCA: canonical correlations weighted by the first view's projections",
+            symmetric=False,
+            options=("reg",),
+        ),
+        Measure("cka", linear_cka, "linear CKA"),
+        Measure("kernel-cka", kernel_cka, "CKA with RBF kernels", options=("sigma",)),
+    )
+}
+
+
+def get_measure(name: str) -> Measure:
+    """The registered measure ``name``; a :class:`SimilarityError` lists the valid names."""
+    try:
+        return MEASURES[name]
+    except KeyError:
+        raise SimilarityError(
+            f"unknown similarity measure {name!r}", f"use one of {', '.join(MEASURES)}"
+        ) from None

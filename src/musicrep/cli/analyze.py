@@ -14,7 +14,33 @@ examples:
                    correlate two models' embeddings with MFCC/chroma/centroid/bandwidth stats
   musicrep analyze cca --embeddings emb/coala.npz --manifest data/corpus/tags.csv --method cka
                    the same from precomputed embeddings, with linear CKA
+  musicrep analyze similarity --model hcnn --model trained=runs/hcnn --reference scattering,mfcc \\
+      --manifest data/corpus/style.csv --method cka --out reports/sim
+                   layer x feature-set and layer x layer CKA, probes per layer
   musicrep analyze cca --help
+"""
+
+SIMILARITY_DESCRIPTION = """\
+Compare every block of every model with hand-crafted feature sets and with each other.
+
+For up to --max-clips clips, the time-pooled output of each block of each model (frontend and
+numbered blocks, then the encoder output) is compared with each --reference feature set
+(registered features pooled per 1 s window into frame mean and std) and with every block of
+every other model, by one similarity measure, each cell beside its permutation baseline (clips
+shuffled). A probe (the coala MLP on the manifest's splits) is trained on every layer and
+every feature set. Writes similarity.json, report.md, report.html and one heatmap PNG per
+matrix to --out.
+
+Label models by what they were trained on to read trained / other task / untrained together;
+--untrained adds a seeded untrained copy of every model (same architecture).
+
+examples:
+  musicrep analyze similarity --model trained=runs/hcnn --untrained \\
+      --reference scattering,mfcc,chroma --manifest data/corpus/style.csv --out reports/sim
+  musicrep analyze similarity --model musicnn --model shortchunk_cnn --reference scattering \\
+      --manifest data/corpus/style.csv --method kernel-cka --no-probe
+  musicrep analyze similarity --model hcnn --layers backend.blocks.0,backend.blocks.6 \\
+      --reference mfcc --manifest m.csv --method pwcca --permutations 0
 """
 
 CCA_DESCRIPTION = """\
@@ -87,7 +113,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument(
         "--method",
-        choices=["svcca", "cca", "cka", "kernel-cka"],
+        choices=["svcca", "cca", "pwcca", "cka", "kernel-cka"],
         default="svcca",
         help="similarity measure (default svcca)",
     )
@@ -145,6 +171,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     c.set_defaults(func=run_cca)
+
+    from musicrep.analysis.similarity import MEASURES
+
+    m = group.add_parser(
+        "similarity",
+        help="layer x feature-set and layer x layer similarity matrices, probes per layer",
+        description=SIMILARITY_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="[LABEL=]NAME|DIR",
+        help="zoo name (untrained, seeded), run or exported folder; repeat to compare",
+    )
+    m.add_argument(
+        "--reference",
+        default="scattering,mfcc,chroma",
+        metavar="NAME[,NAME...]",
+        help="registered features to compare with (default scattering,mfcc,chroma; "
+        "see musicrep.features.list_features)",
+    )
+    m.add_argument("--manifest", required=True, metavar="CSV", help="manifest of the clips")
+    m.add_argument(
+        "--method", choices=list(MEASURES), default="cka", help="similarity measure (default cka)"
+    )
+    m.add_argument("--layers", metavar="L1,L2", help="layer names (default: every block)")
+    m.add_argument(
+        "--untrained", action="store_true", help="also a seeded untrained copy of every model"
+    )
+    m.add_argument("--split", choices=["train", "valid", "test"], help="use only this split")
+    m.add_argument("--max-clips", type=int, default=200, metavar="N", help="default 200; 0 = all")
+    m.add_argument(
+        "--permutations", type=int, default=10, metavar="K", help="baseline shufflings (10)"
+    )
+    m.add_argument("--no-probe", action="store_true", help="skip the probes per layer")
+    m.add_argument("--probe-repeats", type=int, default=1, metavar="R", help="default 1")
+    m.add_argument("--sigma", type=float, default=1.0, help="kernel-cka bandwidth (x median)")
+    m.add_argument("--seed", type=int, default=0, help="subset, permutations, weights, probes")
+    m.add_argument("--batch-size", type=int, default=16, help="embedding batch size")
+    m.add_argument("--device", default="cpu", help="cpu, cuda, ... (cpu)")
+    m.add_argument("--out", default="reports/similarity", metavar="DIR", help="report folder")
+    m.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    m.set_defaults(func=run_similarity)
 
 
 def _max_dims(value: str):
@@ -208,3 +279,31 @@ def run_cca(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def run_similarity(args: argparse.Namespace) -> int:
+    from musicrep.analysis.layer_report import run_layer_report
+
+    refs = [x.strip() for x in args.reference.split(",") if x.strip()]
+    layers = [x.strip() for x in args.layers.split(",")] if args.layers else None
+    report = run_layer_report(
+        args.manifest,
+        models=args.model,
+        references=refs,
+        out=args.out,
+        method=args.method,
+        layers=layers,
+        untrained=args.untrained,
+        split=args.split,
+        max_clips=args.max_clips,
+        permutations=args.permutations,
+        probe=not args.no_probe,
+        probe_repeats=args.probe_repeats,
+        sigma=args.sigma,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        show_progress=not args.no_progress,
+    )
+    print(f"report: {report.paths['md']}  ({report.paths['html']}, {report.paths['json']})")
+    return 1 if report.document["failures"] else 0

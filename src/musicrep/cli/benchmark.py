@@ -150,7 +150,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ref.add_argument(
         "--cca-method",
         default="svcca",
-        choices=["svcca", "cca", "cka", "kernel-cka"],
+        choices=["svcca", "cca", "pwcca", "cka", "kernel-cka"],
         help="similarity measure (svcca)",
     )
     p.add_argument("--title", help="report title")

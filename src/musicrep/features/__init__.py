@@ -26,6 +26,7 @@ name                feature                                               module
 ``prosody``         log F0 (YIN), voicing, RMS energy, ZCR (4)            :mod:`.prosody`
 ``onset_strength``  spectral-flux onset envelope (1)                      :mod:`.rhythm`
 ``tempogram``       autocorrelation tempogram, 64 tempo bins              :mod:`.rhythm`
+``scattering``      wavelet scattering, orders 1+2 (Kymatio; 125 at J=6)   :mod:`.scattering`
 =================== ===================================================== =====================
 
 Every extractor takes ``sample_rate``, ``hop_length`` and ``deltas`` (0, 1 or 2: the static
@@ -41,8 +42,7 @@ Users of the registry:
   and ``spectral_*`` from here with their own settings.
 
 Adding a feature: write a :class:`FeatureExtractor` subclass (``name``, ``base_dims``,
-``compute``) in a module of this package and register it in the table below; wavelet
-scattering (Kymatio) belongs in a ``scattering`` module next to these.
+``compute``) in a module of this package and register it in the table below.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from musicrep.features.base import (
 from musicrep.features.baseline import MFCC_BASELINE, MfccStatsStream, _check, mfcc_stats
 from musicrep.features.prosody import Prosody, yin
 from musicrep.features.rhythm import OnsetStrength, Tempogram
+from musicrep.features.scattering import Scattering, scattering_orders
 from musicrep.features.spectral import (
     Chroma,
     ConstantQFeature,
@@ -93,7 +94,7 @@ for _cls in (
     Prosody,
     OnsetStrength,
     Tempogram,
-    # wavelet scattering (issue 10) registers here
+    Scattering,
 ):
     FEATURES.register(_cls.name)(_cls)
 
@@ -120,6 +121,7 @@ __all__ = [
     "FeatureExtractor",
     "FeatureStats",
     "MfccStatsStream",
+    "Scattering",
     "SpectralFeature",
     "_check",
     "check_wave",
@@ -128,6 +130,7 @@ __all__ = [
     "frame_signal",
     "list_features",
     "mfcc_stats",
+    "scattering_orders",
     "stack_deltas",
     "yin",
 ]
