@@ -43,6 +43,7 @@ def evaluate_late_fusion(
     if len(models) < 2:
         raise ConfigError("late fusion needs at least two models", "pass several model folders")
     rows = Manifest.read(manifest)
+    models = [_exported(m) for m in models]
     loaded = [io.load(m, device=device) for m in models]
     first = loaded[0][1]
     for path, (_, meta) in zip(models, loaded):
@@ -74,6 +75,22 @@ def evaluate_late_fusion(
     out.update(score_predictions(fused, vocab, task))
     out["per_model"] = per_model
     return out
+
+
+def _exported(path: str | os.PathLike) -> str:
+    """A model folder: ``path`` itself, or for a training run its best checkpoint exported
+    once to ``<run>/model``."""
+    from pathlib import Path
+
+    from musicrep import io
+
+    p = Path(path)
+    if (p / "checkpoints").is_dir():
+        out = p / "model"
+        if not (out / "config.json").exists():
+            io.export_run(p, out)
+        return str(out)
+    return str(p)
 
 
 __all__ = ["evaluate_late_fusion"]
