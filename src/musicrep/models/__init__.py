@@ -25,6 +25,7 @@ from musicrep.models import (  # noqa: F401
     fcn,
     hcnn,
     modnet,
+    multiview,
     musicnn,
     pase,
     samplecnn,
