@@ -83,6 +83,20 @@ def _encoder_model(meta: dict) -> nn.Module:
     return rebuild_encoder(meta["model"])
 
 
+@MODEL_KINDS.register("gen_lstm")
+def _gen_lstm_model(meta: dict) -> nn.Module:
+    from musicrep.generate.lstm import build_symbolic_model
+
+    return build_symbolic_model(meta["model"])
+
+
+@MODEL_KINDS.register("wavenet")
+def _wavenet_model(meta: dict) -> nn.Module:
+    from musicrep.generate.wavenet import build_wavenet
+
+    return build_wavenet(meta["model"])
+
+
 def model_kind(model: nn.Module) -> str:
     """The export kind of ``model`` (its ``export_kind``; ConfigError if it has none)."""
     kind = getattr(model, "export_kind", None)

@@ -37,6 +37,10 @@ def _nll(play_logit, art_logit, target):
 class BiaxialLSTM(nn.Module):
     """Style-conditioned biaxial LSTM (see the module docstring)."""
 
+    export_kind = "gen_lstm"
+    sample_rate = 0  # symbolic: no audio
+    input_samples = 0
+
     def __init__(
         self,
         pitches: int = 88,
@@ -169,6 +173,10 @@ class BiaxialLSTM(nn.Module):
 class TimeLSTM(nn.Module):
     """Single-axis baseline: one LSTM over frames, independent Bernoulli outputs per pitch."""
 
+    export_kind = "gen_lstm"
+    sample_rate = 0
+    input_samples = 0
+
     def __init__(
         self,
         pitches=88,
@@ -294,3 +302,16 @@ def statistics_distance(generated: list[dict], real: list[dict]) -> dict:
         out[f"{key}_generated"] = float(mean(generated, key))
         out[f"{key}_real"] = float(mean(real, key))
     return out
+
+
+def build_symbolic_model(config: dict) -> nn.Module:
+    """Rebuild a :class:`BiaxialLSTM` or :class:`TimeLSTM` from its ``config`` (an exported
+    model's ``model`` field; extra keys such as ``styles`` are kept in the config)."""
+    import inspect
+
+    config = dict(config)
+    cls = {"biaxial": BiaxialLSTM, "time": TimeLSTM}[config.pop("kind")]
+    params = inspect.signature(cls).parameters
+    model = cls(**{k: v for k, v in config.items() if k in params})
+    model.config.update({k: v for k, v in config.items() if k not in params})
+    return model

@@ -104,6 +104,8 @@ class WaveNet(nn.Module):
         Global conditioning classes (0: none); ``global_dim`` their embedding size.
     """
 
+    export_kind = "wavenet"
+
     def __init__(
         self,
         layers: int = 10,
@@ -131,6 +133,9 @@ class WaveNet(nn.Module):
             quantization=quantization,
         )
         self.hop = hop
+        self.sample_rate = (
+            16000  # the rate it was trained at (objectives set config["sample_rate"])
+        )
         self.quantization = quantization
         self.embed = nn.Embedding(quantization, channels)
         self.first = nn.Conv1d(channels, channels, 2)
@@ -142,6 +147,11 @@ class WaveNet(nn.Module):
         )
         self.out1 = nn.Conv1d(skip_channels, skip_channels, 1)
         self.out2 = nn.Conv1d(skip_channels, quantization, 1)
+
+    @property
+    def input_samples(self) -> int:
+        """Samples the output at one position depends on (the receptive field)."""
+        return self.receptive_field
 
     @property
     def receptive_field(self) -> int:
@@ -290,3 +300,14 @@ __all__ = [
     "samples_per_second",
     "upsample_roll",
 ]
+
+
+def build_wavenet(config: dict) -> WaveNet:
+    """Rebuild a :class:`WaveNet` from its ``config`` (extra keys kept in the config)."""
+    import inspect
+
+    params = inspect.signature(WaveNet).parameters
+    model = WaveNet(**{k: v for k, v in config.items() if k in params})
+    model.config.update({k: v for k, v in config.items() if k not in params})
+    model.sample_rate = int(config.get("sample_rate", 16000))
+    return model

@@ -8,6 +8,7 @@ single-label ones). A new objective module registers itself with
 """
 
 from musicrep.objectives import coala as _coala  # noqa: F401  (registers)
+from musicrep.objectives import generative as _generative  # noqa: F401  (registers)
 from musicrep.objectives import supervised as _supervised  # noqa: F401  (registers)
 from musicrep.objectives.base import (
     OBJECTIVES,
