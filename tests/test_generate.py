@@ -169,3 +169,55 @@ def test_roll_statistics():
     assert s["range"] == 12 and s["density"] == 5 / 6
     d = statistics_distance([s], [s])
     assert d["pitch_class_l1"] == 0 and d["interval_l1"] == 0
+
+
+def test_generate_cli_end_to_end(tmp_path):
+    """Tiny exported models: LSTM score -> MIDI + WaveNet audio; then render the MIDI file."""
+    import soundfile as sf
+
+    from musicrep import io
+    from musicrep.cli import main
+
+    torch.manual_seed(0)
+    lstm = BiaxialLSTM(pitches=36, num_styles=2, time_hidden=4, pitch_hidden=4, lowest=48)
+    lstm.config.update(styles=["bach", "folk"], frames_per_quarter=4)
+    wn = WaveNet(layers=2, cycle=2, channels=4, skip_channels=4, cond_channels=72, hop=160)
+    wn.config.update(lowest=48, highest=83, sample_rate=16000)
+    io.save_model(lstm, tmp_path / "lstm")
+    io.save_model(wn, tmp_path / "wn")
+    out, mid = tmp_path / "p.wav", tmp_path / "p.mid"
+    args = [
+        "generate",
+        "--lstm",
+        str(tmp_path / "lstm"),
+        "--wavenet",
+        str(tmp_path / "wn"),
+        "--style",
+        "folk",
+        "--seconds",
+        "0.05",
+        "--out",
+        str(out),
+        "--midi-out",
+        str(mid),
+    ]
+    assert main(args) == 0
+    audio, sr = sf.read(out)
+    assert sr == 16000 and len(audio) == 800
+    assert (
+        main(
+            [
+                "generate",
+                "--wavenet",
+                str(tmp_path / "wn"),
+                "--midi",
+                str(mid),
+                "--seconds",
+                "0.05",
+                "--out",
+                str(tmp_path / "m.wav"),
+            ]
+        )
+        == 0
+    )
+    assert main(args[:5] + ["--style", "jazz"] + args[7:]) == 2  # a clear error, no traceback
