@@ -9,6 +9,12 @@ compute the chroma-roll agreement: the correlation between the audio's chroma (l
 ``chroma_stft``, 100 frames/s) and the roll's pitch-class profile, over frames with notes;
 the same for the audio against the roll of *another* style's score (mismatched baseline).
 Speed: samples/s of batched cached generation (batch 1 and 8), one thread.
+
+    PYTHONPATH=src python benchmarks/generation.py --speed-only
+
+measures only the speed of the gen_wavenet recipe's network (untrained weights: speed does not
+depend on them): cached generation at batch 1 and 8 beside the naive method (a full forward
+over the receptive field for every sample).
 """
 
 from __future__ import annotations
@@ -40,6 +46,34 @@ def chroma_agreement(audio, roll, sr, hop, lowest):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
 
 
+def speed_only() -> dict:
+    import yaml
+
+    from musicrep.generate.wavenet import WaveNet
+
+    recipe = yaml.safe_load(Path("configs/gen_wavenet.yaml").read_text())["objective"]
+    cond = 2 * (recipe["highest"] - recipe["lowest"] + 1)
+    torch.manual_seed(0)
+    net = WaveNet(cond_channels=cond, hop=recipe["hop"], **recipe["network"]).eval()
+    out = {
+        "network": recipe["network"],
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "receptive_field": net.receptive_field,
+    }
+    n = 4000
+    for b in (1, 8):
+        t0 = time.perf_counter()
+        net.generate(n, torch.zeros(b, cond, n // recipe["hop"] + 1), seed=0)
+        out[f"cached_samples_per_s_batch{b}"] = b * n / (time.perf_counter() - t0)
+    q = torch.randint(0, 256, (1, net.receptive_field))
+    r = torch.zeros(1, cond, net.receptive_field)
+    t0 = time.perf_counter()
+    for _ in range(200):
+        net(q, r)
+    out["naive_samples_per_s_batch1"] = 200 / (time.perf_counter() - t0)
+    return out
+
+
 def main() -> None:
     from musicrep import io
     from musicrep.symbolic import notes_to_roll, roll_to_notes
@@ -47,15 +81,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--lstm", required=True)
-    ap.add_argument("--wavenet", required=True)
+    ap.add_argument("--lstm")
+    ap.add_argument("--wavenet")
+    ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--seconds", type=float, default=1.5)
     ap.add_argument("--bpm", type=float, default=100.0)
     ap.add_argument("--styles", default="bach,folk,fiddle")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.set_grad_enabled(False)
+    if args.speed_only:
+        print(json.dumps(speed_only(), indent=2))
+        return
+    if not (args.lstm and args.wavenet and args.out):
+        ap.error("give --lstm, --wavenet and --out (or --speed-only)")
     lstm, _ = io.load(args.lstm)
     wn, _ = io.load(args.wavenet)
     cfg = wn.config
