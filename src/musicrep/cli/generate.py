@@ -101,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
     if wavenet.style is not None:
         names = cfg.get("styles") or []
         style = names.index(args.style) if args.style in names else 0
-    torch.set_grad_enabled(False)
     audio = wavenet.generate(
         samples, cond, style, temperature=args.audio_temperature, seed=args.seed, progress=True
     )[0].numpy()
