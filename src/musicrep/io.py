@@ -92,6 +92,18 @@ def _musicnn_tf_model(meta: dict) -> nn.Module:
     from musicrep.models.musicnn_tf import MusicnnTF
 
     return MusicnnTF(**meta["model"])
+@MODEL_KINDS.register("gen_lstm")
+def _gen_lstm_model(meta: dict) -> nn.Module:
+    from musicrep.generate.lstm import build_symbolic_model
+
+    return build_symbolic_model(meta["model"])
+
+
+@MODEL_KINDS.register("wavenet")
+def _wavenet_model(meta: dict) -> nn.Module:
+    from musicrep.generate.wavenet import build_wavenet
+
+    return build_wavenet(meta["model"])
 
 
 def model_kind(model: nn.Module) -> str:

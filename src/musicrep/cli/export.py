@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     shape = f"{meta['sample_rate']} Hz, {meta['input_samples']} samples per chunk"
     if meta.get("vocab"):
         what = f"{name} ({meta['task']}, {len(meta['vocab'])} labels, {shape})"
+    elif meta["kind"] in ("gen_lstm", "wavenet"):
+        what = f"{meta['kind']} (generation model for musicrep generate)"
     else:
         dim = f"{meta['embed_dim']}-d, " if meta.get("embed_dim") else ""
         what = f"{name} {meta['kind']} (embedding model, {dim}{shape})"

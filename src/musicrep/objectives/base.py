@@ -131,6 +131,10 @@ class Objective(nn.Module):
         The task this objective trains (None: label-free).
     requires_encoder : bool
         False for objectives that build their whole network (no ``model:`` section).
+    provides_data : bool
+        True for objectives that make their own training data (:meth:`make_dataset`, e.g.
+        the generation objectives rendering the built-in corpus); ``data.manifest`` is then
+        not needed and the final evaluation's ``data`` has no manifest.
     model_options : tuple of str
         Keys of the recipe's ``model:`` section the objective reads (beside the encoder's and
         ``num_outputs``, which every objective accepts and which the vocabulary size replaces);
@@ -147,6 +151,7 @@ class Objective(nn.Module):
     needs_labels: bool = False
     task: str | None = None
     requires_encoder: bool = True
+    provides_data: bool = False
     model_options: tuple[str, ...] = ()
     monitor: tuple[str, str] = ("val/loss", "min")
     views: tuple[View, ...] = (View("wave"),)
@@ -180,6 +185,14 @@ class Objective(nn.Module):
         An objective that draws its own input from longer clips (COALA picks the loudest patch
         of each 10-s clip) returns that length.
         """
+        return None
+
+    def make_dataset(self, split: str, seed: int) -> Any:
+        """The dataset of ``split`` (``data.train_split``/``data.valid_split``) for objectives
+        with :attr:`provides_data`: a map-style ``torch.utils.data.Dataset`` of dicts of
+        tensors (a batch after collation), optionally with ``set_epoch(epoch)`` (called before
+        every epoch, to move crops), ``skipped`` (a list of skipped entries) and
+        ``sample_rate``. The default (None) uses the manifest and the views."""
         return None
 
     def training_views(self) -> tuple[View, ...]:

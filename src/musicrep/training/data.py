@@ -262,7 +262,7 @@ class EpochSampler(Sampler[int]):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
-        if self.dataset is not None:
+        if self.dataset is not None and hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[int]:
@@ -332,7 +332,7 @@ class ViewDataModule(L.LightningDataModule):
         )
 
     def valid_batch_size(self) -> int:
-        if not self.valid_set.tracks:
+        if not getattr(self.valid_set, "tracks", False):
             return self.batch_size
         chunks = max(self.valid_set.view_chunks(v) for v in self.valid_set.views)
         return max(1, self.batch_size // chunks)

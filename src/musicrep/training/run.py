@@ -342,6 +342,8 @@ def load_data(cfg: dict, folder: RunFolder | None = None, resumed: bool = False)
     from musicrep.data.manifest import Manifest
 
     data = DataConfig(**cfg["data"])
+    if objective_attribute(cfg["objective"], "provides_data", False):
+        return RunData(None, None, None, [], "the objective makes its own data")
     if not data.manifest:
         raise ConfigError("no manifest given", "pass --manifest CSV or set data.manifest")
     manifest_path = Path(data.manifest).resolve()
@@ -448,6 +450,9 @@ def build_parts(
 def data_shape(encoder: nn.Module | None, objective: Objective) -> tuple[int, int, int]:
     """``(sample_rate, input_samples, example_samples)`` of the training data."""
     owner = encoder if encoder is not None else objective
+    if encoder is None and objective.provides_data:
+        example = objective.example_samples(None)
+        return int(getattr(objective, "sample_rate", 0) or 0), 0, int(example or 0)
     try:
         sample_rate = int(owner.sample_rate)
         input_samples = int(getattr(owner, "input_samples", 0) or 0)
@@ -477,6 +482,19 @@ def build_datamodule(
     data = DataConfig(**cfg["data"])
     tcfg = TrainingConfig(**cfg["training"])
     ecfg = EvaluationConfig(**cfg["evaluation"])
+    workers = data.num_workers if data.num_workers is not None else _default_workers()
+    if objective.provides_data:
+        sets = {}
+        for split in (data.train_split, data.valid_split):
+            sets[split] = objective.make_dataset(split, tcfg.seed)
+            if sets[split] is None or len(sets[split]) == 0:
+                raise ConfigError(
+                    f"objective {cfg['objective']['name']!r} made no data for split {split!r}"
+                )
+        return ViewDataModule(
+            sets[data.train_split], sets[data.valid_split], tcfg.batch_size, workers,
+            pin_memory=torch.cuda.is_available(), seed=tcfg.seed,
+        )
     sample_rate, _, samples = data_shape(encoder, objective)
     failure_log = folder.skipped if folder.rank_zero else None
     common = {
@@ -498,7 +516,6 @@ def build_datamodule(
                 f"({len(ds.skipped)} skipped)",
                 "check the split column (train/valid/test) and skipped files above",
             )
-    workers = data.num_workers if data.num_workers is not None else _default_workers()
     return ViewDataModule(
         train_set,
         valid_set,
@@ -731,7 +748,7 @@ def finish(
         data = EvalData(
             manifest=run.manifest,
             split=ecfg.split,
-            sample_rate=dm.train_set.sample_rate,
+            sample_rate=getattr(dm.train_set, "sample_rate", 0),
             chunks=ecfg.chunks,
             endpoint=ecfg.endpoint,
             device=trainer.strategy.root_device,
@@ -849,7 +866,8 @@ def _train(cfg, tcfg, folder, resume, overwrite, encoder, command, extra_callbac
     hparams = _hparams(cfg, run, encoder, objective)
     if folder.rank_zero:
         print(describe(cfg, run, encoder, objective, dm), flush=True)
-        _write_skipped(folder.skipped, run.untagged + dm.train_set.skipped + dm.valid_set.skipped)
+        skipped = [*getattr(dm.train_set, "skipped", []), *getattr(dm.valid_set, "skipped", [])]
+        _write_skipped(folder.skipped, run.untagged + skipped)
         write_run_files(folder, cfg, run, hparams, command, ckpt_path is not None)
     module = MusicrepModule(encoder, objective, tcfg, hparams)
     with quiet_lightning():
