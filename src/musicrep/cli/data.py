@@ -13,9 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(_group_parser=p)
     group = p.add_subparsers(dest="data_command", metavar="<data-command>")
-    from musicrep.cli import data_corpus, data_manifest, data_prepare, data_tags
+    from musicrep.cli import data_av, data_corpus, data_manifest, data_prepare, data_tags
 
     data_corpus.register(group)
+    data_av.register(group)
     data_manifest.register(group)
     data_prepare.register(group)
     data_tags.register(group)
