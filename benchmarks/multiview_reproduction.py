@@ -29,10 +29,25 @@ WEIGHTED = {"concat": "joint", "uniform": "uniform", "gblend": "gblend"}
 
 
 def train(recipe: str, manifest: Path, out: Path, args, sets: list[str]) -> dict:
-    cmd = [str(Path(sys.executable).parent / "musicrep"), "train", "--recipe", recipe, "--manifest",
-           str(manifest), "--out", str(out), "--overwrite", "--max-epochs", str(args.epochs),
-           "--seed", str(args.seed), "--set", f"model.input_samples={args.samples}",
-           "data.num_workers=0", *sets]
+    cmd = [
+        str(Path(sys.executable).parent / "musicrep"),
+        "train",
+        "--recipe",
+        recipe,
+        "--manifest",
+        str(manifest),
+        "--out",
+        str(out),
+        "--overwrite",
+        "--max-epochs",
+        str(args.epochs),
+        "--seed",
+        str(args.seed),
+        "--set",
+        f"model.input_samples={args.samples}",
+        "data.num_workers=0",
+        *sets,
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if args.quiet else None)
     res = json.loads((out / "results.json").read_text())
@@ -65,27 +80,45 @@ def main() -> None:
         runs = args.out / "runs" / task
         row: dict[str, float] = {}
         for v in VIEWS:
-            res = train("configs/multiview_single.yaml", manifest, runs / f"single-{v}", args,
-                        [f"model.backend_kwargs.views=[{v}]"])
+            res = train(
+                "configs/multiview_single.yaml",
+                manifest,
+                runs / f"single-{v}",
+                args,
+                [f"model.backend_kwargs.views=[{v}]"],
+            )
             row[f"single-{v}"] = metric(res, task)
-        fused = evaluate_late_fusion([runs / f"single-{v}" for v in VIEWS], manifest,
-                                     chunks=4, show_progress=False)
+        fused = evaluate_late_fusion(
+            [runs / f"single-{v}" for v in VIEWS], manifest, chunks=4, show_progress=False
+        )
         row["late-fusion"] = metric(fused, task)
         for method, weighting in WEIGHTED.items():
-            res = train(f"configs/multiview_{'gblend' if method == 'gblend' else 'uniform'}.yaml",
-                        manifest, runs / method, args, [f"objective.weighting={weighting}"])
+            res = train(
+                f"configs/multiview_{'gblend' if method == 'gblend' else 'uniform'}.yaml",
+                manifest,
+                runs / method,
+                args,
+                [f"objective.weighting={weighting}"],
+            )
             row[method] = metric(res, task)
         with open(runs / "gblend" / "gblend_weights.csv") as fh:
             weights[task] = list(csv.reader(fh))
         table[task] = row
-        (args.out / "results.json").write_text(json.dumps({"table": table, "weights": weights,
-                                                           "args": vars(args)}, default=str,
-                                                          indent=1))
+        (args.out / "results.json").write_text(
+            json.dumps(
+                {"table": table, "weights": weights, "args": vars(args)}, default=str, indent=1
+            )
+        )
     methods = list(next(iter(table.values())))
-    lines = ["# Multi-view classification: methods x tasks",
-             "", f"epochs {args.epochs}, crops {args.samples} samples, seed {args.seed}; "
-             "accuracy (tags: macro ROC-AUC), test split, track level", "",
-             "| method | " + " | ".join(table) + " |", "|---" * (len(table) + 1) + "|"]
+    lines = [
+        "# Multi-view classification: methods x tasks",
+        "",
+        f"epochs {args.epochs}, crops {args.samples} samples, seed {args.seed}; "
+        "accuracy (tags: macro ROC-AUC), test split, track level",
+        "",
+        "| method | " + " | ".join(table) + " |",
+        "|---" * (len(table) + 1) + "|",
+    ]
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(f"{table[t][m]:.3f}" for t in table) + " |")
     for task, rows in weights.items():

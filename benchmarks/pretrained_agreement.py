@@ -32,10 +32,22 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = {"MTT_musicnn": "musicnn-mtt", "MSD_musicnn": "musicnn-msd",
-          "MTT_vgg": "vgg-mtt", "MSD_vgg": "vgg-msd"}
-MUSICNN_LAYERS = ["timbral", "temporal", "cnn1", "cnn2", "cnn3", "mean_pool", "max_pool",
-                  "penultimate"]
+MODELS = {
+    "MTT_musicnn": "musicnn-mtt",
+    "MSD_musicnn": "musicnn-msd",
+    "MTT_vgg": "vgg-mtt",
+    "MSD_vgg": "vgg-msd",
+}
+MUSICNN_LAYERS = [
+    "timbral",
+    "temporal",
+    "cnn1",
+    "cnn2",
+    "cnn3",
+    "mean_pool",
+    "max_pool",
+    "penultimate",
+]
 VGG_LAYERS = ["pool1", "pool2", "pool3", "pool4", "pool5"]
 
 
@@ -106,8 +118,10 @@ def compare(clips: Path, orig: Path) -> None:
 
     ref = np.load(orig)
     files = sorted(clips.glob("*.wav"))
-    print("| model | layer | network on the original's mel: max abs diff (relative) | "
-          "end to end from audio: max abs diff (relative) |")
+    print(
+        "| model | layer | network on the original's mel: max abs diff (relative) | "
+        "end to end from audio: max abs diff (relative) |"
+    )
     print("|---|---|---|---|")
     for ck, name in MODELS.items():
         model, _ = musicrep.load(name)
@@ -122,7 +136,8 @@ def compare(clips: Path, orig: Path) -> None:
                 # end to end: the whole file's log-mel, cut in patches like the original
                 full = model.encoder.mel(torch.from_numpy(wave)[None])[0]
                 e2e = model.encoder.net.layers(
-                    torch.stack([full[i * N_FRAMES:(i + 1) * N_FRAMES] for i in range(n)]))
+                    torch.stack([full[i * N_FRAMES : (i + 1) * N_FRAMES] for i in range(n)])
+                )
             d = (full[: n * N_FRAMES].reshape(mel.shape) - mel).abs().max().item()
             worst["mel"][1] = max(worst["mel"][1], d)
             worst["mel"][3] = max(worst["mel"][3], d / mel.abs().max().item())
@@ -146,7 +161,9 @@ def main() -> None:
     ap.add_argument("--clips", type=Path, required=True)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--original", type=Path)
-    ap.add_argument("--corpus", default="data/corpus/audio", help="corpus audio folder (make-clips)")
+    ap.add_argument(
+        "--corpus", default="data/corpus/audio", help="corpus audio folder (make-clips)"
+    )
     a = ap.parse_args()
     if a.step == "make-clips":
         make_clips(a.clips, a.corpus)

@@ -61,15 +61,24 @@ def main() -> None:
             extract("musicnn-mtt", f)
         ours.append(time.perf_counter() - t)
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([a.tf_python, "-c", ORIGINAL, json.dumps(files), str(a.repeats)],
-                          capture_output=True, text=True, env=env, check=True)
+    proc = subprocess.run(
+        [a.tf_python, "-c", ORIGINAL, json.dumps(files), str(a.repeats)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     theirs = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"{len(files)} files, {seconds:.1f} s of audio, {a.repeats} passes, median per pass; "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"{len(files)} files, {seconds:.1f} s of audio, {a.repeats} passes, median per pass; "
+        f"torch threads {torch.get_num_threads()}"
+    )
     print("| extractor | s per pass | x real time |")
     print("|---|---|---|")
-    for name, ts in (("musicrep extract('musicnn-mtt')", ours),
-                     ("musicnn 0.1.0 extractor('MTT_musicnn'), TF " + "CPU", theirs)):
+    for name, ts in (
+        ("musicrep extract('musicnn-mtt')", ours),
+        ("musicnn 0.1.0 extractor('MTT_musicnn'), TF " + "CPU", theirs),
+    ):
         m = statistics.median(ts)
         print(f"| {name} | {m:.2f} | {seconds / m:.0f} |")
     sys.stdout.flush()

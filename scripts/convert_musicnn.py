@@ -29,17 +29,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder for the four model folders")
     args = ap.parse_args(argv)
     if not args.wheel.is_file():
-        print(f"error: {args.wheel} does not exist; get it with "
-              "'pip download musicnn==0.1.0 --no-deps -d DIR'", file=sys.stderr)
+        print(
+            f"error: {args.wheel} does not exist; get it with "
+            "'pip download musicnn==0.1.0 --no-deps -d DIR'",
+            file=sys.stderr,
+        )
         return 2
     wheel_sha = hashlib.sha256(args.wheel.read_bytes()).hexdigest()
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(args.wheel) as zf:
         zf.extractall(tmp)
         licence = next(Path(tmp).glob("musicnn-*.dist-info/LICENSE*")).read_text()
         for name in ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg"):
-            out = convert_checkpoint(Path(tmp) / "musicnn" / name, name, args.out,
-                                     licence=licence, wheel=args.wheel.name,
-                                     wheel_sha256=wheel_sha)
+            out = convert_checkpoint(
+                Path(tmp) / "musicnn" / name,
+                name,
+                args.out,
+                licence=licence,
+                wheel=args.wheel.name,
+                wheel_sha256=wheel_sha,
+            )
             print(f"{name} -> {out}")
     return 0
 

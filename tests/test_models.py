@@ -58,6 +58,7 @@ TESTED_ELSEWHERE = {
     "coala": "tests/test_coala.py",
     "pase": "tests/test_pase.py",
     "pase_plus": "tests/test_pase.py",
+    "multiview": "tests/test_multiview.py",
 }
 
 
@@ -323,8 +324,9 @@ def test_shipped_recipes_build():
     files = [  # the zoo's recipes (the others are tested with their models)
         f
         for f in sorted(CONFIGS.glob("*.yaml"))
-        if yaml.safe_load(f.read_text())["model"]["name"] not in TESTED_ELSEWHERE
-    ]
+        if (yaml.safe_load(f.read_text()).get("model") or {}).get("name", None) == f.stem
+        and f.stem not in TESTED_ELSEWHERE
+    ]  # method recipes (clmr.yaml on samplecnn, ...) are tested with their objectives
     names = [yaml.safe_load(f.read_text())["model"]["name"] for f in files]
     assert sorted(names) == sorted(DIMS)
     assert [f.stem for f in files] == sorted(names)

@@ -30,9 +30,10 @@ def test_shipped_weights_are_the_converted_ones():
     for name, digest in SHA256.items():
         data = (MODELS_DIR / name / "model.safetensors").read_bytes()
         assert hashlib.sha256(data).hexdigest() == digest, name
-        assert "ISC" in (MODELS_DIR / name / "LICENSE").read_text() or "Permission to use" in (
-            MODELS_DIR / name / "LICENSE"
-        ).read_text()
+        assert (
+            "ISC" in (MODELS_DIR / name / "LICENSE").read_text()
+            or "Permission to use" in (MODELS_DIR / name / "LICENSE").read_text()
+        )
 
 
 def test_crc32c_known_values():

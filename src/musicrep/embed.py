@@ -460,7 +460,6 @@ def resolve_model(
     if text.lower() == "mfcc":
         window = MFCC_WINDOW_SECONDS if input_samples is None else input_samples / 22050
         return MfccEmbedding(window_seconds=window).to(device).eval()
-    from musicrep.io import load_model
     if text.lower() == "scattering" or text.lower().startswith("feature:"):
         from musicrep.features import DEFAULT_SAMPLE_RATE
 
@@ -468,35 +467,13 @@ def resolve_model(
         rate = DEFAULT_SAMPLE_RATE
         window = MFCC_WINDOW_SECONDS if input_samples is None else input_samples / rate
         return FeatureEmbedding(feature, window_seconds=window).to(device).eval()
-    if path.is_dir() and ((path / "config.json").is_file() or (path / "checkpoints").is_dir()):
-        where = str(path.resolve())
-        # a training run also has a config.json (the run's), but no model.safetensors
-        if (path / "model.safetensors").is_file() or not (path / "checkpoints").is_dir():
-            from musicrep.io import load
+    from musicrep.io import load_model
 
     model, meta, where = load_model(text, seed=seed, input_samples=input_samples)
     if meta["kind"] != "untrained":
         model = _with_input_samples(model, input_samples, where)
     encoder = getattr(model, "encoder", model)  # a tagging model's, or an exported encoder
     return EncoderEmbedding(encoder, where).to(device).eval()
-        encoder = getattr(model, "encoder", model)  # a tagging model's, or an exported encoder
-        return EncoderEmbedding(encoder, where).to(device).eval()
-    from musicrep.models import list_models
-
-    zoo = list_models()
-    if text in zoo:
-        enc = _untrained(text, seed, input_samples)
-        return EncoderEmbedding(enc, f"untrained:{text}:seed={seed}").to(device).eval()
-    if path.exists():
-        from musicrep.io import load
-
-        load(path)  # raises a ConfigError saying what the folder lacks
-    raise ConfigError(
-        f"unknown model {text!r}: not a model folder, not a zoo name, not 'mfcc' or 'feature:NAME'",
-        "pass an exported model folder (musicrep export), a training run folder, 'mfcc', "
-        "'feature:NAME' (a hand-crafted feature, e.g. feature:scattering), or a "
-        f"zoo name for an untrained encoder: {', '.join(zoo)}",
-    )
 
 
 # ============================================================================ framing

@@ -92,6 +92,8 @@ def _musicnn_tf_model(meta: dict) -> nn.Module:
     from musicrep.models.musicnn_tf import MusicnnTF
 
     return MusicnnTF(**meta["model"])
+
+
 @MODEL_KINDS.register("gen_lstm")
 def _gen_lstm_model(meta: dict) -> nn.Module:
     from musicrep.generate.lstm import build_symbolic_model
@@ -420,27 +422,34 @@ def load_model(
             model.to(device).eval()
         return model, meta, str(path.resolve())
     zoo = list_models()
-    name = text[len(UNTRAINED_PREFIX):] if text.startswith(UNTRAINED_PREFIX) else None
+    name = text[len(UNTRAINED_PREFIX) :] if text.startswith(UNTRAINED_PREFIX) else None
     pretrained = ", ".join(sorted(PRETRAINED))
     if name is None and text in zoo and not path.exists():
-        hint = (f"pretrained models: {pretrained}; for random weights say "
-                f"{UNTRAINED_PREFIX}{text}")
+        hint = f"pretrained models: {pretrained}; for random weights say {UNTRAINED_PREFIX}{text}"
         if not untrained_ok:
             raise ConfigError(
                 f"{text!r} is an architecture, not a trained model (it would have random "
                 "weights and no labels)",
                 f"use a pretrained model ({pretrained}), an exported model folder, or train "
-                f"one: musicrep train --model {text} --init musicnn-mtt ...")
-        warnings.warn(f"--model {text} means an UNTRAINED {text} (random weights, seed "
-                      f"{seed}); {hint}", UserWarning, stacklevel=2)
+                f"one: musicrep train --model {text} --init musicnn-mtt ...",
+            )
+        warnings.warn(
+            f"--model {text} means an UNTRAINED {text} (random weights, seed {seed}); {hint}",
+            UserWarning,
+            stacklevel=2,
+        )
         name = text
     if name is not None:
         if name not in zoo:
-            raise ConfigError(f"unknown architecture {name!r} in {text!r}",
-                              f"valid: {', '.join(UNTRAINED_PREFIX + z for z in zoo)}")
+            raise ConfigError(
+                f"unknown architecture {name!r} in {text!r}",
+                f"valid: {', '.join(UNTRAINED_PREFIX + z for z in zoo)}",
+            )
         if not untrained_ok:
-            raise ConfigError(f"{text} has random weights and no labels to predict",
-                              f"pretrained models: {pretrained}")
+            raise ConfigError(
+                f"{text} has random weights and no labels to predict",
+                f"pretrained models: {pretrained}",
+            )
         from musicrep.models import create_model
 
         with torch.random.fork_rng(devices=[]):

@@ -58,10 +58,18 @@ def evaluate_late_fusion(
     vocab, task = list(first["vocab"]), first["task"]
     preds, per_model = [], {}
     for path, (model, meta) in zip(models, loaded):
-        data = TrackDataset(rows, split, vocab, int(meta["sample_rate"]),
-                            int(meta["input_samples"]), task, n_chunks=chunks)
-        p = predict_tracks(model, data, device=device, batch_size=batch_size,
-                           show_progress=show_progress)
+        data = TrackDataset(
+            rows,
+            split,
+            vocab,
+            int(meta["sample_rate"]),
+            int(meta["input_samples"]),
+            task,
+            n_chunks=chunks,
+        )
+        p = predict_tracks(
+            model, data, device=device, batch_size=batch_size, show_progress=show_progress
+        )
         order = np.argsort(p.indices)
         preds.append(p)
         per_model[str(path)] = score_predictions(p, vocab, task)["metrics"]
@@ -69,8 +77,12 @@ def evaluate_late_fusion(
     common = set.intersection(*[set(p.indices.tolist()) for p in preds])
     keep = [np.isin(p.indices, sorted(common)) for p in preds]
     scores = np.mean([p.scores[k] for p, k in zip(preds, keep)], axis=0)
-    fused = type(preds[0])(scores, preds[0].targets[keep[0]], preds[0].indices[keep[0]],
-                           [f for p in preds for f in p.failed])
+    fused = type(preds[0])(
+        scores,
+        preds[0].targets[keep[0]],
+        preds[0].indices[keep[0]],
+        [f for p in preds for f in p.failed],
+    )
     out = {"split": split, "n_chunks": chunks, "models": [str(m) for m in models]}
     out.update(score_predictions(fused, vocab, task))
     out["per_model"] = per_model

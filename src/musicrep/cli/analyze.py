@@ -92,8 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="[LABEL=]NAME|DIR|mfcc",
-        help="pretrained name (musicnn-mtt...), untrained:ZOO_NAME, exported model folder, "
-        "or mfcc",
+        help="pretrained name (musicnn-mtt...), untrained:ZOO_NAME, exported model folder, or mfcc",
     )
     src.add_argument(
         "--embeddings",

@@ -64,8 +64,10 @@ def print_pretrained_table() -> None:
     for name in list_pretrained():
         meta = read_config(pretrained_folder(name))
         _, arch, data = PRETRAINED[name]
-        print(f"{name:<13} {arch:<8} {meta['embed_dim']:>5}  {data:<42} "
-              f"{', '.join(meta['vocab'][:6])}, ...")
+        print(
+            f"{name:<13} {arch:<8} {meta['embed_dim']:>5}  {data:<42} "
+            f"{', '.join(meta['vocab'][:6])}, ..."
+        )
     print()
 
 
@@ -78,10 +80,14 @@ def print_pretrained(name: str) -> None:
     src = meta.get("source", {})
     print(f"{name}: pretrained {PRETRAINED[name][1]} tagger (kind {meta['kind']})")
     print(f"  trained on    {src.get('training_data')}")
-    print(f"  source        {src.get('origin')}; {src.get('authors')}; licence "
-          f"{src.get('licence')} (LICENSE in {pretrained_folder(name)})")
-    print(f"  input         {meta['sample_rate']} Hz, {meta['input_samples']} samples per "
-          "patch (187 frames of 96-band log-mel)")
+    print(
+        f"  source        {src.get('origin')}; {src.get('authors')}; licence "
+        f"{src.get('licence')} (LICENSE in {pretrained_folder(name)})"
+    )
+    print(
+        f"  input         {meta['sample_rate']} Hz, {meta['input_samples']} samples per "
+        "patch (187 frames of 96-band log-mel)"
+    )
     print(f"  embedding     {meta['embed_dim']} ({meta['model']['layer']})")
     print(f"  tags ({len(meta['vocab'])})     {', '.join(meta['vocab'])}")
 

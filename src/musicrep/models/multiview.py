@@ -101,9 +101,7 @@ class MultiViewEncoder(Encoder):
     branch_dims : list of int
     """
 
-    def __init__(
-        self, views: list[Any] | None = None, input_samples: int = INPUT_SAMPLES
-    ) -> None:
+    def __init__(self, views: list[Any] | None = None, input_samples: int = INPUT_SAMPLES) -> None:
         nn.Module.__init__(self)
         resolved = resolve_views(views)
         rates = {int(v["frontend_kwargs"]["sample_rate"]) for v in resolved}
@@ -112,8 +110,11 @@ class MultiViewEncoder(Encoder):
         self.branches = nn.ModuleDict(
             {
                 v["name"]: build_encoder(
-                    v["frontend"], v["backend"], int(input_samples),
-                    v["frontend_kwargs"], v["backend_kwargs"],
+                    v["frontend"],
+                    v["backend"],
+                    int(input_samples),
+                    v["frontend_kwargs"],
+                    v["backend_kwargs"],
                 )
                 for v in resolved
             }
@@ -199,11 +200,15 @@ def create_multiview_model(
 
     if views is not None:
         backend_kwargs = {**(backend_kwargs or {}), "views": views}
-    encoder = create_multiview_encoder(spec, backend_kwargs=backend_kwargs,
-                                       input_samples=input_samples)
+    encoder = create_multiview_encoder(
+        spec, backend_kwargs=backend_kwargs, input_samples=input_samples
+    )
     head, head_config = create_head(
-        None, encoder.embed_dim, num_outputs,
-        dropout=spec.dropout if dropout is None else dropout, head_hidden=head_hidden,
+        None,
+        encoder.embed_dim,
+        num_outputs,
+        dropout=spec.dropout if dropout is None else dropout,
+        head_hidden=head_hidden,
     )
     return TaggingModel(encoder, head, num_outputs, model_config(encoder.config, head_config))
 

@@ -70,8 +70,9 @@ class LogMel(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         x = F.pad(wave.float().unsqueeze(1), (N_FFT // 2, N_FFT // 2), mode=self.pad_mode)
-        spec = torch.stft(x.squeeze(1), N_FFT, HOP, window=self.window, center=False,
-                          return_complex=True)
+        spec = torch.stft(
+            x.squeeze(1), N_FFT, HOP, window=self.window, center=False, return_complex=True
+        )
         power = spec.real**2 + spec.imag**2  # (batch, 257, frames)
         mel = torch.matmul(self.fb, power).transpose(1, 2)
         return log_compress(mel, self.round_float16)
@@ -97,8 +98,9 @@ class MusicnnNet(nn.Module):
         self.timbral_bn = nn.ModuleList([_bn(204), _bn(204)])
         self.temporal = nn.ModuleList([nn.Conv2d(1, 51, (k, 1)) for k in (128, 64, 32)])
         self.temporal_bn = nn.ModuleList([_bn(51) for _ in range(3)])
-        self.mid = nn.ModuleList([nn.Conv1d(561, mid, 7), nn.Conv1d(mid, mid, 7),
-                                  nn.Conv1d(mid, mid, 7)])
+        self.mid = nn.ModuleList(
+            [nn.Conv1d(561, mid, 7), nn.Conv1d(mid, mid, 7), nn.Conv1d(mid, mid, 7)]
+        )
         self.mid_bn = nn.ModuleList([_bn1(mid) for _ in range(3)])
         feat = 2 * (561 + 3 * mid)
         self.pool_bn = _bn1(feat)
@@ -179,8 +181,14 @@ DEFAULT_LAYER = {"musicnn": "penultimate", "vgg": "pool5"}
 class MusicnnTFEncoder(nn.Module):
     """Waveform ``(batch, INPUT_SAMPLES)`` -> the embedding layer (a musicrep encoder)."""
 
-    def __init__(self, arch: str, num_classes: int, layer: str | None = None,
-                 round_float16: bool = True, pad_mode: str = "constant"):
+    def __init__(
+        self,
+        arch: str,
+        num_classes: int,
+        layer: str | None = None,
+        round_float16: bool = True,
+        pad_mode: str = "constant",
+    ):
         super().__init__()
         if arch not in DEFAULT_LAYER:
             raise ValueError(f"unknown musicnn_tf arch {arch!r}; valid: musicnn, vgg")
@@ -195,8 +203,14 @@ class MusicnnTFEncoder(nn.Module):
             raise ValueError(f"layer {self.layer!r} is not an embedding layer; valid: {list(dims)}")
         self.embed_dim = dims[self.layer]
         #: rebuilds it (:func:`musicrep.models.rebuild_encoder`), e.g. from a fine-tuning run
-        self.config = {"kind": "musicnn_tf", "arch": arch, "num_classes": num_classes,
-                       "layer": self.layer, "round_float16": round_float16, "pad_mode": pad_mode}
+        self.config = {
+            "kind": "musicnn_tf",
+            "arch": arch,
+            "num_classes": num_classes,
+            "layer": self.layer,
+            "round_float16": round_float16,
+            "pad_mode": pad_mode,
+        }
 
     def layers(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net.layers(self.mel(wave))
@@ -214,13 +228,24 @@ class MusicnnTF(nn.Module):
 
     export_kind = "musicnn_tf"
 
-    def __init__(self, arch: str = "musicnn", num_outputs: int = 50, layer: str | None = None,
-                 round_float16: bool = True, pad_mode: str = "constant"):
+    def __init__(
+        self,
+        arch: str = "musicnn",
+        num_outputs: int = 50,
+        layer: str | None = None,
+        round_float16: bool = True,
+        pad_mode: str = "constant",
+    ):
         super().__init__()
         self.encoder = MusicnnTFEncoder(arch, num_outputs, layer, round_float16, pad_mode)
         self.num_outputs = num_outputs
-        self.config = {"arch": arch, "num_outputs": num_outputs, "layer": self.encoder.layer,
-                       "round_float16": round_float16, "pad_mode": pad_mode}
+        self.config = {
+            "arch": arch,
+            "num_outputs": num_outputs,
+            "layer": self.encoder.layer,
+            "round_float16": round_float16,
+            "pad_mode": pad_mode,
+        }
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.encoder.layers(wave)["logits"]

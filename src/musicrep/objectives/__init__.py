@@ -9,9 +9,9 @@ single-label ones). A new objective module registers itself with
 
 from musicrep.objectives import coala as _coala  # noqa: F401  (registers)
 from musicrep.objectives import contrastive as _contrastive  # noqa: F401  (registers)
-from musicrep.objectives import multitask as _multitask  # noqa: F401  (registers)
-from musicrep.objectives import gradient_blending as _gradient_blending  # noqa: F401
 from musicrep.objectives import generative as _generative  # noqa: F401  (registers)
+from musicrep.objectives import gradient_blending as _gradient_blending  # noqa: F401
+from musicrep.objectives import multitask as _multitask  # noqa: F401  (registers)
 from musicrep.objectives import supervised as _supervised  # noqa: F401  (registers)
 from musicrep.objectives.base import (
     OBJECTIVES,

@@ -155,8 +155,14 @@ class OnlineGradientBlending:
         valid = {k: float(valid[k]) for k in self.branches}
         if self._prev is not None:
             self.weights = gblend_weights(
-                self._prev[0], self._prev[1], train, valid,
-                previous=self.weights, smoothing=self.smoothing, floor=self.floor, eps=self.eps,
+                self._prev[0],
+                self._prev[1],
+                train,
+                valid,
+                previous=self.weights,
+                smoothing=self.smoothing,
+                floor=self.floor,
+                eps=self.eps,
             )
         self._prev = (train, valid)
         self.history.append((int(step), dict(self.weights)))

@@ -115,8 +115,10 @@ class GradientBlending(TaggingObjective):
         from musicrep.models import create_head
 
         self.heads = nn.ModuleDict(
-            {k: create_head(None, d, self.num_outputs, dropout=p, head_hidden=None)[0]
-             for k, d in zip(self.branches, dims)}
+            {
+                k: create_head(None, d, self.num_outputs, dropout=p, head_hidden=None)[0]
+                for k, d in zip(self.branches, dims)
+            }
         )
         self.weighting, self.update_every = weighting, int(update_every)
         if weighting == "joint":
@@ -124,8 +126,9 @@ class GradientBlending(TaggingObjective):
         elif weights is not None:
             unknown = sorted(set(weights) - set(self.branches))
             if unknown:
-                raise ConfigError(f"weights for unknown branches {unknown}; branches: "
-                                  f"{self.branches}")
+                raise ConfigError(
+                    f"weights for unknown branches {unknown}; branches: {self.branches}"
+                )
             init = {k: float(weights.get(k, 0.0)) for k in self.branches}
         elif weighting == "fixed":
             raise ConfigError("weighting: fixed needs weights: {branch: w}")
@@ -136,7 +139,9 @@ class GradientBlending(TaggingObjective):
             raise ConfigError(f"weights must have a positive sum; got {init}")
         init = {k: v / total for k, v in init.items()}
         self.blender = OnlineGradientBlending(
-            self.branches, smoothing=smoothing, floor=floor if weighting == "gblend" else 0.0,
+            self.branches,
+            smoothing=smoothing,
+            floor=floor if weighting == "gblend" else 0.0,
             initial=init,
         )
         if weighting == "gblend":
@@ -144,7 +149,10 @@ class GradientBlending(TaggingObjective):
             init = self.blender.weights
         self.register_buffer("branch_weights", torch.tensor([init[k] for k in self.branches]))
         self.dropout = p
-        self._sums = {"train": torch.zeros(len(self.branches)), "valid": torch.zeros(len(self.branches))}
+        self._sums = {
+            "train": torch.zeros(len(self.branches)),
+            "valid": torch.zeros(len(self.branches)),
+        }
         self._counts = {"train": 0, "valid": 0}
 
     # -- loss
@@ -218,8 +226,11 @@ class GradientBlending(TaggingObjective):
         from musicrep.models import TaggingModel
         from musicrep.models.factory import model_config
 
-        head_config = {"num_outputs": self.num_outputs, "dropout": self.dropout,
-                       "head_hidden": None}
+        head_config = {
+            "num_outputs": self.num_outputs,
+            "dropout": self.dropout,
+            "head_hidden": None,
+        }
         config = model_config(encoder.config, head_config)
         return TaggingModel(encoder, self.heads["joint"], self.num_outputs, config)
 

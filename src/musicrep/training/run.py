@@ -492,8 +492,12 @@ def build_datamodule(
                     f"objective {cfg['objective']['name']!r} made no data for split {split!r}"
                 )
         return ViewDataModule(
-            sets[data.train_split], sets[data.valid_split], tcfg.batch_size, workers,
-            pin_memory=torch.cuda.is_available(), seed=tcfg.seed,
+            sets[data.train_split],
+            sets[data.valid_split],
+            tcfg.batch_size,
+            workers,
+            pin_memory=torch.cuda.is_available(),
+            seed=tcfg.seed,
         )
     sample_rate, _, samples = data_shape(encoder, objective)
     failure_log = folder.skipped if folder.rank_zero else None
