@@ -241,3 +241,70 @@ def test_other_window_lengths():
     assert resolve_model("vgg-msd", input_samples=INPUT_SAMPLES).encoder.input_samples == 47616
     with pytest.raises(ConfigError, match="VGG taggers only take their native 47616"):
         resolve_model("vgg-msd", input_samples=5 * 16000)
+
+
+def _two_class_manifest(root, n=12, seconds=3):
+    """``n`` clips (220 Hz 'low' / 2200 Hz 'high' tones), train/valid/test, both labels in each."""
+    sr, rows = 16000, []
+    rng = np.random.default_rng(0)
+    t = np.arange(sr * seconds) / sr
+    for i in range(n):
+        label = ("low", "high")[i // 4 % 2]
+        f0 = (220.0 if label == "low" else 2200.0) * (1 + 0.05 * rng.standard_normal())
+        x = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(t.size)
+        sf.write(root / f"{i}.wav", x.astype(np.float32), sr)
+        rows.append(f"{i}.wav,{label},{('train', 'train', 'valid', 'test')[i % 4]}")
+    manifest = root / "m.csv"
+    manifest.write_text("path,labels,split\n" + "\n".join(rows) + "\n")
+    return manifest
+
+
+def test_embed_and_hear_take_pretrained_names(tmp_path):
+    from musicrep import hear
+    from musicrep.cli import main
+
+    manifest = _two_class_manifest(tmp_path, n=1)
+    out = tmp_path / "emb"
+    assert main(["embed", str(tmp_path / "0.wav"), "--model", "vgg-mtt", "--out", str(out)]) == 0
+    saved = np.load(out / "0.npz")
+    assert saved["embedding"].shape == (2, 256) and str(saved["model"]) == "vgg-mtt"
+    model = hear.load_model("musicnn-msd", hop_ms=500)
+    emb, ts = hear.get_timestamp_embeddings(torch.zeros(1, 16000), model)
+    assert emb.shape[-1] == 200 and model.scene_embedding_size == 200
+    assert manifest.is_file()
+
+
+@pytest.mark.slow
+def test_every_model_command_takes_pretrained_names(tmp_path, capsys):
+    """evaluate, benchmark, analyze cca and analyze similarity with pretrained names."""
+    from musicrep.cli import main
+
+    manifest = str(_two_class_manifest(tmp_path))
+    ev = tmp_path / "ev.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                "musicnn-mtt",
+                "--manifest",
+                manifest,
+                "--repeats",
+                "1",
+                "-q",
+                "--out",
+                str(ev),
+            ]
+        )
+        == 0
+    )
+    assert ev.is_file()
+    bench = ["benchmark", "--tasks", f"small={manifest}", "--models", "musicnn-mtt,vgg-msd"]
+    assert main([*bench, "--repeats", "1", "--out", str(tmp_path / "bench"), "-q"]) == 0
+    assert "vgg-msd" in (tmp_path / "bench" / "report.md").read_text()
+    cca = ["analyze", "cca", "--model", "musicnn-msd", "--manifest", manifest]
+    assert main([*cca, "--permutations", "0", "--out", str(tmp_path / "cca"), "--no-progress"]) == 0
+    sim = ["analyze", "similarity", "--model", "vgg-mtt", "--manifest", manifest, "--no-probe"]
+    sim += ["--reference", "mfcc", "--permutations", "0", "--out", str(tmp_path / "sim")]
+    assert main([*sim, "--no-progress"]) == 0
+    assert "convs.4" in (tmp_path / "sim" / "report.md").read_text()
