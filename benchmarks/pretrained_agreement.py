@@ -78,7 +78,7 @@ def make_clips(out: Path, corpus_audio: str = "data/corpus/audio") -> None:
         sf.write(out / f"corpus_{p.stem}.wav", x, r)
 
 
-def original(clips: Path, out: Path) -> None:
+def original(clips: Path, out: Path, only: list[str] | None = None) -> None:
     import os
 
     import tensorflow as tf
@@ -90,7 +90,7 @@ def original(clips: Path, out: Path) -> None:
     pkg = Path(models.__file__).parent
     res = {}
     files = sorted(clips.glob("*.wav"))
-    for ck in MODELS:
+    for ck in only or MODELS:
         tf.compat.v1.reset_default_graph()
         x = tf.compat.v1.placeholder(tf.float32, [None, 187, config.N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
@@ -109,10 +109,11 @@ def original(clips: Path, out: Path) -> None:
                 res[f"{ck}/{f.name}/{n}"] = np.asarray(v, dtype=np.float32)
         sess.close()
     np.savez(out, **res)
-    print(f"wrote {out}: {len(files)} clips x {len(MODELS)} models", file=sys.stderr)
+    n = len(only or MODELS)
+    print(f"wrote {out}: {len(files)} clips x {n} models", file=sys.stderr)
 
 
-def compare(clips: Path, orig: Path) -> None:
+def compare(clips: Path, orig: Path, also: dict[str, Path] | None = None) -> None:
     """Print the agreement table (markdown).
 
     Network columns, on the original's own mel patches: TF float32 against musicrep float32
@@ -120,6 +121,8 @@ def compare(clips: Path, orig: Path) -> None:
     operations with ~1e-16 rounding, so a reference for the exact result): when TF's own
     float32 error against it is as large as musicrep's, the TF/musicrep gap is float32
     rounding (different summation orders of the same sums), not a difference of the model.
+    ``also``: other runs of the original step (e.g. TensorFlow with oneDNN off), each printed
+    as one more "vs exact" column for the models it holds.
     """
     import copy
 
@@ -130,19 +133,21 @@ def compare(clips: Path, orig: Path) -> None:
     from musicrep.models.musicnn_tf import N_FRAMES
 
     ref = np.load(orig)
+    extra = {label: np.load(p) for label, p in (also or {}).items()}
     files = sorted(clips.glob("*.wav"))
     print(
         "| model | layer | scale | network: TF32 vs musicrep32 | TF32 vs exact | "
         "musicrep32 vs exact | end to end: TF32 vs musicrep32 |"
+        + "".join(f" {label} vs exact |" for label in extra)
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|" + "---|" * len(extra))
     for ck, name in MODELS.items():
         model, _ = musicrep.load(name)
         net64 = copy.deepcopy(model.encoder.net).double().eval()
         layers = ["probs"] + (VGG_LAYERS if "vgg" in ck else MUSICNN_LAYERS)
         # per layer: largest |value|; max abs diff of (tf-ours, tf-exact, ours-exact, e2e)
         scale = dict.fromkeys(["mel", *layers], 0.0)
-        worst = {k: [0.0] * 4 for k in ["mel", *layers]}
+        worst = {k: [0.0] * (4 + len(extra)) for k in ["mel", *layers]}
         for f in files:
             mel = torch.from_numpy(ref[f"{ck}/{f.name}/mel"])
             wave, _ = audio.load(f, sr=16000)
@@ -173,12 +178,21 @@ def compare(clips: Path, orig: Path) -> None:
                     ((theirs, ours), (theirs, ex64), (ours, ex64), (theirs, e2e_k))
                 ):
                     worst[k][col] = max(worst[k][col], float(np.abs(x - y).max()))
+                for col, other in enumerate(extra.values(), start=4):
+                    key = f"{ck}/{f.name}/{k}"
+                    if key in other:
+                        alt = other[key].reshape(ours.shape).astype(np.float64)
+                        worst[k][col] = max(worst[k][col], float(np.abs(alt - ex64).max()))
+                    else:
+                        worst[k][col] = float("nan")
 
         for k in ["mel", *layers]:
             w = worst[k]
             cols = [f"{v:.1e} ({v / max(scale[k], 1e-12):.1e})" for v in w]
+            cols = ["-" if np.isnan(v) else c for v, c in zip(w, cols)]
             if k == "mel":
                 cols[:3] = ["0 (same input)", "-", "-"]
+                cols[4:] = ["-"] * len(extra)
             print(f"| {name} | {k} | {scale[k]:.3g} | " + " | ".join(cols) + " |")
 
 
@@ -189,15 +203,27 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--original", type=Path)
     ap.add_argument(
+        "--models",
+        help="original: comma-separated checkpoints to run (default all: " + ",".join(MODELS) + ")",
+    )
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=NPZ",
+        help="compare: another original run (e.g. TF_ENABLE_ONEDNN_OPTS=0), one more column",
+    )
+    ap.add_argument(
         "--corpus", default="data/corpus/audio", help="corpus audio folder (make-clips)"
     )
     a = ap.parse_args()
     if a.step == "make-clips":
         make_clips(a.clips, a.corpus)
     elif a.step == "original":
-        original(a.clips, a.out)
+        original(a.clips, a.out, a.models.split(",") if a.models else None)
     else:
-        compare(a.clips, a.original)
+        also = dict(item.split("=", 1) for item in a.also)
+        compare(a.clips, a.original, {k: Path(v) for k, v in also.items()})
 
 
 if __name__ == "__main__":
