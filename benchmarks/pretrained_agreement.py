@@ -19,7 +19,10 @@ the mel patches, the probabilities and every exposed layer.
 
 Step 2 runs musicrep's models (a) on the original's own mel patches: the network alone, and
 (b) end to end from the audio file (musicrep's decoding at 16 kHz, torch STFT, float16
-rounding): network + preprocessing. It prints the largest absolute difference per layer.
+rounding): network + preprocessing; and (c) musicrep's network in float64 on the same mel
+patches, the reference that shows how far each float32 implementation (TF's and musicrep's)
+is from the exact result. It prints the largest absolute difference per layer and, in
+brackets, that difference divided by the layer's largest magnitude.
 ``clips`` makes the clip set: short renders of the built-in corpus plus synthetic signals
 (``--make-clips DIR``).
 """
@@ -75,7 +78,7 @@ def make_clips(out: Path, corpus_audio: str = "data/corpus/audio") -> None:
         sf.write(out / f"corpus_{p.stem}.wav", x, r)
 
 
-def original(clips: Path, out: Path) -> None:
+def original(clips: Path, out: Path, only: list[str] | None = None) -> None:
     import os
 
     import tensorflow as tf
@@ -87,7 +90,7 @@ def original(clips: Path, out: Path) -> None:
     pkg = Path(models.__file__).parent
     res = {}
     files = sorted(clips.glob("*.wav"))
-    for ck in MODELS:
+    for ck in only or MODELS:
         tf.compat.v1.reset_default_graph()
         x = tf.compat.v1.placeholder(tf.float32, [None, 187, config.N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
@@ -106,10 +109,23 @@ def original(clips: Path, out: Path) -> None:
                 res[f"{ck}/{f.name}/{n}"] = np.asarray(v, dtype=np.float32)
         sess.close()
     np.savez(out, **res)
-    print(f"wrote {out}: {len(files)} clips x {len(MODELS)} models", file=sys.stderr)
+    n = len(only or MODELS)
+    print(f"wrote {out}: {len(files)} clips x {n} models", file=sys.stderr)
 
 
-def compare(clips: Path, orig: Path) -> None:
+def compare(clips: Path, orig: Path, also: dict[str, Path] | None = None) -> None:
+    """Print the agreement table (markdown).
+
+    Network columns, on the original's own mel patches: TF float32 against musicrep float32
+    (the agreement), and both against musicrep's network run in float64 (the same weights and
+    operations with ~1e-16 rounding, so a reference for the exact result): when TF's own
+    float32 error against it is as large as musicrep's, the TF/musicrep gap is float32
+    rounding (different summation orders of the same sums), not a difference of the model.
+    ``also``: other runs of the original step (e.g. TensorFlow with oneDNN off), each printed
+    as one more "vs exact" column for the models it holds.
+    """
+    import copy
+
     import torch
 
     import musicrep
@@ -117,42 +133,67 @@ def compare(clips: Path, orig: Path) -> None:
     from musicrep.models.musicnn_tf import N_FRAMES
 
     ref = np.load(orig)
+    extra = {label: np.load(p) for label, p in (also or {}).items()}
     files = sorted(clips.glob("*.wav"))
     print(
-        "| model | layer | network on the original's mel: max abs diff (relative) | "
-        "end to end from audio: max abs diff (relative) |"
+        "| model | layer | scale | network: TF32 vs musicrep32 | TF32 vs exact | "
+        "musicrep32 vs exact | end to end: TF32 vs musicrep32 |"
+        + "".join(f" {label} vs exact |" for label in extra)
     )
-    print("|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|" + "---|" * len(extra))
     for ck, name in MODELS.items():
         model, _ = musicrep.load(name)
+        net64 = copy.deepcopy(model.encoder.net).double().eval()
         layers = ["probs"] + (VGG_LAYERS if "vgg" in ck else MUSICNN_LAYERS)
-        worst = {k: [0.0] * 4 for k in ["mel", *layers]}
+        # per layer: largest |value|; max abs diff of (tf-ours, tf-exact, ours-exact, e2e)
+        scale = dict.fromkeys(["mel", *layers], 0.0)
+        worst = {k: [0.0] * (4 + len(extra)) for k in ["mel", *layers]}
         for f in files:
             mel = torch.from_numpy(ref[f"{ck}/{f.name}/mel"])
             wave, _ = audio.load(f, sr=16000)
             n = mel.shape[0]
             with torch.no_grad():
                 a = model.encoder.net.layers(mel)
+                exact = net64.layers(mel.double())
                 # end to end: the whole file's log-mel, cut in patches like the original
                 full = model.encoder.mel(torch.from_numpy(wave)[None])[0]
                 e2e = model.encoder.net.layers(
                     torch.stack([full[i * N_FRAMES : (i + 1) * N_FRAMES] for i in range(n)])
                 )
             d = (full[: n * N_FRAMES].reshape(mel.shape) - mel).abs().max().item()
-            worst["mel"][1] = max(worst["mel"][1], d)
-            worst["mel"][3] = max(worst["mel"][3], d / mel.abs().max().item())
-            for out, col in ((a, 0), (e2e, 1)):
+            worst["mel"][3] = max(worst["mel"][3], d)
+            scale["mel"] = max(scale["mel"], mel.abs().max().item())
+            outs = {}
+            for key, out in (("ours", a), ("exact", exact), ("e2e", e2e)):
                 out = dict(out)
                 out["probs"] = torch.sigmoid(out["logits"])
-                for k in layers:
-                    mine = out[k].numpy()
-                    theirs = ref[f"{ck}/{f.name}/{k}"].reshape(mine.shape)
-                    rel = np.abs(mine - theirs).max() / max(np.abs(theirs).max(), 1e-12)
-                    worst[k][col] = max(worst[k][col], float(np.abs(mine - theirs).max()))
-                    worst[k][col + 2] = max(worst[k][col + 2], float(rel))
+                outs[key] = out
+            for k in layers:
+                ours = outs["ours"][k].numpy().astype(np.float64)
+                ex64 = outs["exact"][k].numpy()
+                e2e_k = outs["e2e"][k].numpy().astype(np.float64)
+                theirs = ref[f"{ck}/{f.name}/{k}"].reshape(ours.shape).astype(np.float64)
+                scale[k] = max(scale[k], float(np.abs(theirs).max()))
+                for col, (x, y) in enumerate(
+                    ((theirs, ours), (theirs, ex64), (ours, ex64), (theirs, e2e_k))
+                ):
+                    worst[k][col] = max(worst[k][col], float(np.abs(x - y).max()))
+                for col, other in enumerate(extra.values(), start=4):
+                    key = f"{ck}/{f.name}/{k}"
+                    if key in other:
+                        alt = other[key].reshape(ours.shape).astype(np.float64)
+                        worst[k][col] = max(worst[k][col], float(np.abs(alt - ex64).max()))
+                    else:
+                        worst[k][col] = float("nan")
+
         for k in ["mel", *layers]:
             w = worst[k]
-            print(f"| {name} | {k} | {w[0]:.1e} ({w[2]:.1e}) | {w[1]:.1e} ({w[3]:.1e}) |")
+            cols = [f"{v:.1e} ({v / max(scale[k], 1e-12):.1e})" for v in w]
+            cols = ["-" if np.isnan(v) else c for v, c in zip(w, cols)]
+            if k == "mel":
+                cols[:3] = ["0 (same input)", "-", "-"]
+                cols[4:] = ["-"] * len(extra)
+            print(f"| {name} | {k} | {scale[k]:.3g} | " + " | ".join(cols) + " |")
 
 
 def main() -> None:
@@ -162,15 +203,27 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--original", type=Path)
     ap.add_argument(
+        "--models",
+        help="original: comma-separated checkpoints to run (default all: " + ",".join(MODELS) + ")",
+    )
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=NPZ",
+        help="compare: another original run (e.g. TF_ENABLE_ONEDNN_OPTS=0), one more column",
+    )
+    ap.add_argument(
         "--corpus", default="data/corpus/audio", help="corpus audio folder (make-clips)"
     )
     a = ap.parse_args()
     if a.step == "make-clips":
         make_clips(a.clips, a.corpus)
     elif a.step == "original":
-        original(a.clips, a.out)
+        original(a.clips, a.out, a.models.split(",") if a.models else None)
     else:
-        compare(a.clips, a.original)
+        also = dict(item.split("=", 1) for item in a.also)
+        compare(a.clips, a.original, {k: Path(v) for k, v in also.items()})
 
 
 if __name__ == "__main__":

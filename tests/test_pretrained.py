@@ -141,3 +141,170 @@ def test_init_builds_the_pretrained_encoder_with_a_new_head():
         assert torch.equal(encoder.state_dict()[k], v), k  # starts from the trained weights
     wave = torch.zeros(2, encoder.input_samples)
     assert objective.logits(encoder.eval(), wave).shape == (2, 3)
+
+
+def test_finetuned_model_exports_and_reloads(tmp_path):
+    """A TaggingModel on a pretrained tagger's encoder (what ``train --init`` gives) exports
+    with a config that rebuilds it, and loads back by path with identical outputs."""
+    from musicrep.io import load, save_model
+    from musicrep.training.config import resolve_config
+    from musicrep.training.run import build_parts
+
+    cfg = resolve_config({"model": {"init": "musicnn-mtt"}})
+    encoder, objective = build_parts(cfg, "multilabel", ["a", "b", "c"])
+    with torch.no_grad():
+        for p in objective.head.parameters():
+            p.normal_()
+    model = objective.export_model(encoder).eval()
+    out = save_model(model, tmp_path / "ft", vocab=["a", "b", "c"], task="multilabel")
+    again, meta = load(out)
+    assert meta["model"]["encoder"]["kind"] == "musicnn_tf" and meta["format_version"] == 2
+    wave = torch.randn(2, encoder.input_samples) * 0.1
+    with torch.no_grad():
+        assert torch.equal(again(wave), model(wave)) and again(wave).shape == (2, 3)
+        assert torch.equal(again.embed(wave), model.embed(wave))
+
+
+@pytest.mark.slow
+def test_cli_finetune_export_then_use_by_path(tmp_path, capsys):
+    """train --init -> export -> predict / embed / evaluate with the exported folder."""
+    from musicrep.cli import main
+
+    sr, rows = 16000, []
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        label = ("low", "high")[i // 4 % 2]
+        f0 = 220.0 if label == "low" else 2200.0
+        x = 0.3 * np.sin(2 * np.pi * f0 * np.arange(sr * 3) / sr) + 0.01 * rng.standard_normal(
+            sr * 3
+        )
+        sf.write(tmp_path / f"{i}.wav", x.astype(np.float32), sr)
+        rows.append(f"{i}.wav,{label},{('train', 'train', 'valid', 'test')[i % 4]}")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,labels,split\n" + "\n".join(rows) + "\n")
+    run, exported = tmp_path / "run", tmp_path / "exported"
+    args = ["train", "--init", "vgg-mtt", "--manifest", str(manifest), "--out", str(run)]
+    assert main([*args, "--max-epochs", "1", "--set", "training.batch_size=4"]) == 0
+    assert main(["export", str(run), str(exported)]) == 0
+    assert "exported vgg (singlelabel, 2 labels" in capsys.readouterr().out
+    assert main(["predict", str(tmp_path / "0.wav"), "--model", str(exported), "--top", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert {ln.split()[-1] for ln in lines[1:]} == {"low", "high"}
+    assert (
+        main(
+            [
+                "embed",
+                str(tmp_path / "0.wav"),
+                "--model",
+                str(exported),
+                "--out",
+                str(tmp_path / "emb"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert np.load(tmp_path / "emb" / "0.npz")["embedding"].shape[-1] == 256
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(exported),
+                "--manifest",
+                str(manifest),
+                "--repeats",
+                "1",
+                "-q",
+                "--out",
+                str(tmp_path / "ev.json"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "ev.json").is_file()
+
+
+def test_other_window_lengths():
+    """musicnn (global pooling over time) takes any window; VGG only its native one."""
+    from musicrep.embed import resolve_model
+    from musicrep.models.musicnn_tf import INPUT_SAMPLES
+
+    emb = resolve_model("musicnn-mtt", input_samples=5 * 16000)
+    assert emb.encoder.input_samples == 80000
+    native, _, _ = load_model("musicnn-mtt")
+    for k, v in native.encoder.state_dict().items():
+        assert torch.equal(emb.encoder.state_dict()[k], v), k  # same trained weights
+    wave = 0.1 * torch.randn(1, 80000)
+    with torch.no_grad():
+        assert emb.encoder(wave).shape == (1, 200)
+    assert resolve_model("vgg-msd", input_samples=INPUT_SAMPLES).encoder.input_samples == 47616
+    with pytest.raises(ConfigError, match="VGG taggers only take their native 47616"):
+        resolve_model("vgg-msd", input_samples=5 * 16000)
+
+
+def _two_class_manifest(root, n=12, seconds=3):
+    """``n`` clips (220 Hz 'low' / 2200 Hz 'high' tones), train/valid/test, both labels in each."""
+    sr, rows = 16000, []
+    rng = np.random.default_rng(0)
+    t = np.arange(sr * seconds) / sr
+    for i in range(n):
+        label = ("low", "high")[i // 4 % 2]
+        f0 = (220.0 if label == "low" else 2200.0) * (1 + 0.05 * rng.standard_normal())
+        x = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(t.size)
+        sf.write(root / f"{i}.wav", x.astype(np.float32), sr)
+        rows.append(f"{i}.wav,{label},{('train', 'train', 'valid', 'test')[i % 4]}")
+    manifest = root / "m.csv"
+    manifest.write_text("path,labels,split\n" + "\n".join(rows) + "\n")
+    return manifest
+
+
+def test_embed_and_hear_take_pretrained_names(tmp_path):
+    from musicrep import hear
+    from musicrep.cli import main
+
+    manifest = _two_class_manifest(tmp_path, n=1)
+    out = tmp_path / "emb"
+    assert main(["embed", str(tmp_path / "0.wav"), "--model", "vgg-mtt", "--out", str(out)]) == 0
+    saved = np.load(out / "0.npz")
+    assert saved["embedding"].shape == (2, 256) and str(saved["model"]) == "vgg-mtt"
+    model = hear.load_model("musicnn-msd", hop_ms=500)
+    emb, ts = hear.get_timestamp_embeddings(torch.zeros(1, 16000), model)
+    assert emb.shape[-1] == 200 and model.scene_embedding_size == 200
+    assert manifest.is_file()
+
+
+@pytest.mark.slow
+def test_every_model_command_takes_pretrained_names(tmp_path, capsys):
+    """evaluate, benchmark, analyze cca and analyze similarity with pretrained names."""
+    from musicrep.cli import main
+
+    manifest = str(_two_class_manifest(tmp_path))
+    ev = tmp_path / "ev.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                "musicnn-mtt",
+                "--manifest",
+                manifest,
+                "--repeats",
+                "1",
+                "-q",
+                "--out",
+                str(ev),
+            ]
+        )
+        == 0
+    )
+    assert ev.is_file()
+    bench = ["benchmark", "--tasks", f"small={manifest}", "--models", "musicnn-mtt,vgg-msd"]
+    assert main([*bench, "--repeats", "1", "--out", str(tmp_path / "bench"), "-q"]) == 0
+    assert "vgg-msd" in (tmp_path / "bench" / "report.md").read_text()
+    cca = ["analyze", "cca", "--model", "musicnn-msd", "--manifest", manifest]
+    assert main([*cca, "--permutations", "0", "--out", str(tmp_path / "cca"), "--no-progress"]) == 0
+    sim = ["analyze", "similarity", "--model", "vgg-mtt", "--manifest", manifest, "--no-probe"]
+    sim += ["--reference", "mfcc", "--permutations", "0", "--out", str(tmp_path / "sim")]
+    assert main([*sim, "--no-progress"]) == 0
+    assert "convs.4" in (tmp_path / "sim" / "report.md").read_text()

@@ -15,7 +15,8 @@ Layout of an exported model folder::
 Kinds (:data:`MODEL_KINDS`, which rebuilds the network from ``model``):
 
 - ``"tagging"`` (format version 1): a :class:`~musicrep.models.TaggingModel`, an encoder with
-  its classifier head, ``create_model(**model)``; it predicts the ``vocab`` labels (``musicrep
+  its classifier head, :func:`~musicrep.models.rebuild_model` (``create_model(**model)`` for
+  zoo models, ``{"encoder": {...}, "num_outputs": ...}`` for others); it predicts the ``vocab`` labels (``musicrep
   predict``) and embeds with its encoder. What supervised training and COALA export.
 - ``"encoder"`` (format version 2): an :class:`~musicrep.models.Encoder` alone, an embedding
   model without labels, :func:`~musicrep.models.rebuild_encoder`; what self-supervised
@@ -75,9 +76,9 @@ _REQUIRED_BY_KIND = {
 
 @MODEL_KINDS.register("tagging")
 def _tagging_model(meta: dict) -> nn.Module:
-    from musicrep.models import create_model
+    from musicrep.models import rebuild_model
 
-    return create_model(**meta["model"])
+    return rebuild_model(meta["model"])
 
 
 @MODEL_KINDS.register("encoder")
@@ -159,14 +160,17 @@ def save_model(
     kind = model_kind(model)
     MODEL_KINDS.get(kind)  # ConfigError listing the kinds if unknown
     config = getattr(model, "config", None)
-    if not isinstance(config, dict) or (kind == "tagging" and "name" not in config):
+    if not isinstance(config, dict) or (
+        kind == "tagging" and "name" not in config and "encoder" not in config
+    ):
         raise ConfigError(
             f"{type(model).__name__} has no config that rebuilds it; only musicrep models "
             "built by name (create_model, create_encoder, build_encoder) can be exported"
         )
     meta: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": 1 if kind == "tagging" else FORMAT_VERSION,
+        # version 1 readers rebuild tagging models with create_model(**model): zoo names only
+        "format_version": 1 if kind == "tagging" and "name" in config else FORMAT_VERSION,
         "kind": kind,
         "model": config,
     }

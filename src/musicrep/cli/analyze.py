@@ -184,7 +184,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="[LABEL=]NAME|DIR",
-        help="zoo name (untrained, seeded), run or exported folder; repeat to compare",
+        help="pretrained name (musicnn-mtt...), untrained:ZOO_NAME (seeded), run or exported "
+        "folder; repeat to compare",
     )
     m.add_argument(
         "--reference",

@@ -39,7 +39,16 @@ def run(args: argparse.Namespace) -> int:
 
     out = export_run(args.run_dir, args.out_dir, checkpoint=args.checkpoint)
     meta = read_config(out)
-    name = meta["model"].get("name") or meta["model"].get("backend") or meta["kind"]
+    model = meta["model"]
+    enc = model.get("encoder") if isinstance(model.get("encoder"), dict) else {}
+    name = (
+        model.get("name")
+        or model.get("backend")
+        or enc.get("name")
+        or enc.get("arch")
+        or enc.get("backend")
+        or meta["kind"]
+    )
     shape = f"{meta['sample_rate']} Hz, {meta['input_samples']} samples per chunk"
     if meta.get("vocab"):
         what = f"{name} ({meta['task']}, {len(meta['vocab'])} labels, {shape})"

@@ -38,6 +38,7 @@ from musicrep.models.factory import (
     create_model,
     list_models,
     model_spec,
+    rebuild_model,
 )
 from musicrep.models.spec import MODEL_SPECS, ModelSpec
 
@@ -53,4 +54,5 @@ __all__ = [
     "list_models",
     "model_spec",
     "rebuild_encoder",
+    "rebuild_model",
 ]

@@ -232,13 +232,51 @@ def create_model(
 
 
 def model_config(encoder_config: dict[str, Any], head_config: dict[str, Any]) -> dict[str, Any]:
-    """The config of a :class:`TaggingModel` (what ``create_model(**config)`` takes) from its
-    encoder's config and its head's (:func:`create_head`)."""
+    """The config of a :class:`TaggingModel` (what :func:`rebuild_model` takes) from its
+    encoder's config and its head's (:func:`create_head`).
+
+    A zoo encoder (its config has a ``name``) gives a flat config, ``create_model(**config)``;
+    any other encoder (a front-end/back-end pair, a pretrained tagger's encoder fine-tuned with
+    ``musicrep train --init``) keeps its config under ``"encoder"``
+    (:func:`~musicrep.models.rebuild_encoder`) beside the head's options.
+    """
     enc = dict(encoder_config)
+    head = {k: v for k, v in head_config.items() if k != "num_outputs"}
+    if "name" not in enc:
+        return _json_config({"encoder": enc, "num_outputs": head_config["num_outputs"], **head})
     config = {"name": enc.pop("name"), "num_outputs": head_config["num_outputs"]}
     config.update(enc)
-    config.update({k: v for k, v in head_config.items() if k != "num_outputs"})
+    config.update(head)
     return _json_config(config)
+
+
+def rebuild_model(config: dict[str, Any]) -> TaggingModel:
+    """The :class:`TaggingModel` described by a :func:`model_config` (untrained weights).
+
+    ``{"name": ...}`` configs go to :func:`create_model`; ``{"encoder": {...}, "num_outputs":
+    ..., "dropout": ..., "head_hidden": ...}`` rebuild the encoder
+    (:func:`~musicrep.models.rebuild_encoder`) and a head (:func:`create_head`).
+    """
+    config = dict(config)
+    if "name" in config:
+        return create_model(**config)
+    if not isinstance(config.get("encoder"), dict):
+        raise ConfigError(
+            "not a tagging model config: it needs a zoo 'name' or an 'encoder' config",
+            "export models with musicrep export / musicrep.io.save_model",
+        )
+    from musicrep.models.encoder import rebuild_encoder
+
+    encoder = rebuild_encoder(config.pop("encoder"))
+    num_outputs = config.pop("num_outputs", 50)
+    unknown = sorted(k for k in config if k not in ("dropout", "head_hidden"))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} in a tagging model config",
+            "valid beside 'encoder': num_outputs, dropout, head_hidden",
+        )
+    head, head_config = create_head(None, int(encoder.embed_dim), num_outputs, **config)
+    return TaggingModel(encoder, head, num_outputs, model_config(encoder.config, head_config))
 
 
 __all__ = [
@@ -249,4 +287,5 @@ __all__ = [
     "list_models",
     "model_config",
     "model_spec",
+    "rebuild_model",
 ]

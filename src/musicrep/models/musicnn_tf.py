@@ -178,8 +178,40 @@ class VggNet(nn.Module):
 DEFAULT_LAYER = {"musicnn": "penultimate", "vgg": "pool5"}
 
 
+def check_input_samples(arch: str, input_samples: int | None) -> int:
+    """The window length in samples a ``musicnn_tf`` model of ``arch`` takes.
+
+    musicnn ends in a global max/mean pool over time, so it takes windows of any length (like
+    the original extractor's ``input_length`` option; the weights were trained on 3 s patches,
+    so other lengths are a change of input, not of the model). VGG flattens its last pooling
+    map into the dense layer, so it only takes its native 2.976 s (187 frames).
+    """
+    from musicrep.errors import ConfigError
+
+    if input_samples is None or int(input_samples) == INPUT_SAMPLES:
+        return INPUT_SAMPLES
+    n = int(input_samples)
+    if arch == "vgg":
+        raise ConfigError(
+            f"the pretrained VGG taggers only take their native {INPUT_SAMPLES}-sample "
+            f"({INPUT_SAMPLES / SAMPLE_RATE:g} s) windows, not {n}: their dense layer is sized "
+            "for the pooled map of 187 frames",
+            "leave the window at its default, or use musicnn-mtt / musicnn-msd (any length)",
+        )
+    if n < HOP:
+        raise ConfigError(
+            f"a {n}-sample window is shorter than one STFT hop ({HOP} samples) of musicnn",
+            f"use at least {HOP} samples ({HOP / SAMPLE_RATE:g} s)",
+        )
+    return n
+
+
 class MusicnnTFEncoder(nn.Module):
-    """Waveform ``(batch, INPUT_SAMPLES)`` -> the embedding layer (a musicrep encoder)."""
+    """Waveform ``(batch, input_samples)`` -> the embedding layer (a musicrep encoder).
+
+    ``input_samples`` (default :data:`INPUT_SAMPLES`, 2.976 s, the length the weights were
+    trained on) may differ for ``arch="musicnn"`` only (:func:`check_input_samples`).
+    """
 
     def __init__(
         self,
@@ -188,6 +220,7 @@ class MusicnnTFEncoder(nn.Module):
         layer: str | None = None,
         round_float16: bool = True,
         pad_mode: str = "constant",
+        input_samples: int | None = None,
     ):
         super().__init__()
         if arch not in DEFAULT_LAYER:
@@ -197,7 +230,7 @@ class MusicnnTFEncoder(nn.Module):
         self.mel = LogMel(round_float16=round_float16, pad_mode=pad_mode)
         self.net = MusicnnNet(num_classes) if arch == "musicnn" else VggNet(num_classes)
         self.sample_rate = SAMPLE_RATE
-        self.input_samples = INPUT_SAMPLES
+        self.input_samples = check_input_samples(arch, input_samples)
         dims = {"penultimate": 200, "max_pool": 753, "mean_pool": 753, "pool5": 256}
         if self.layer not in dims:
             raise ValueError(f"layer {self.layer!r} is not an embedding layer; valid: {list(dims)}")
@@ -211,6 +244,8 @@ class MusicnnTFEncoder(nn.Module):
             "round_float16": round_float16,
             "pad_mode": pad_mode,
         }
+        if self.input_samples != INPUT_SAMPLES:
+            self.config["input_samples"] = self.input_samples
 
     def layers(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net.layers(self.mel(wave))
@@ -223,7 +258,8 @@ class MusicnnTF(nn.Module):
     """A pretrained musicnn/VGG tagger: ``model(wave)`` -> logits, ``model.encoder`` embeds.
 
     ``config`` = ``{"arch": "musicnn"|"vgg", "num_outputs": 50, "layer": ..., "round_float16":
-    True, "pad_mode": "constant"}``; exported as kind ``"musicnn_tf"``.
+    True, "pad_mode": "constant"}`` (plus ``input_samples`` when not the native 2.976 s);
+    exported as kind ``"musicnn_tf"``.
     """
 
     export_kind = "musicnn_tf"
@@ -235,9 +271,12 @@ class MusicnnTF(nn.Module):
         layer: str | None = None,
         round_float16: bool = True,
         pad_mode: str = "constant",
+        input_samples: int | None = None,
     ):
         super().__init__()
-        self.encoder = MusicnnTFEncoder(arch, num_outputs, layer, round_float16, pad_mode)
+        self.encoder = MusicnnTFEncoder(
+            arch, num_outputs, layer, round_float16, pad_mode, input_samples
+        )
         self.num_outputs = num_outputs
         self.config = {
             "arch": arch,
@@ -246,6 +285,8 @@ class MusicnnTF(nn.Module):
             "round_float16": round_float16,
             "pad_mode": pad_mode,
         }
+        if self.encoder.input_samples != INPUT_SAMPLES:
+            self.config["input_samples"] = self.encoder.input_samples
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.encoder.layers(wave)["logits"]

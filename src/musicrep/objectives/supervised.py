@@ -72,13 +72,14 @@ class _Supervised(TaggingObjective):
 
     def export_model(self, encoder: nn.Module | None) -> nn.Module:
         """The encoder with the head: a :class:`~musicrep.models.TaggingModel` whose ``config``
-        rebuilds it through ``create_model(**config)`` (None for encoders without a config)."""
+        rebuilds it through :func:`~musicrep.models.rebuild_model` (None for encoders without a
+        config)."""
         from musicrep.models import TaggingModel
         from musicrep.models.factory import model_config
 
         config = None
         enc_cfg = getattr(encoder, "config", None)
-        if isinstance(enc_cfg, dict) and "name" in enc_cfg and self.head_config:
+        if isinstance(enc_cfg, dict) and self.head_config:
             config = model_config(enc_cfg, self.head_config)
         return TaggingModel(encoder, self.head, self.num_outputs, config)
 
