@@ -49,8 +49,8 @@ def test_agreement_of_a_faithful_render_beats_a_mismatched_roll():
     audio, roll = render_notes(_melody(), 2.2, sr=SR, hop=HOP, lowest=LOW, highest=HIGH)
     other = Notes.make([49, 54, 70, 47, 58], [0.4, 0.8, 1.2, 1.6, 2.0], [0.15] * 5)
     _, wrong = render_notes(other, 2.2, sr=SR, hop=HOP, lowest=LOW, highest=HIGH)
-    good = agreement.audio_roll_agreement(audio, roll, SR, HOP, LOW)
-    bad = agreement.audio_roll_agreement(audio, wrong, SR, HOP, LOW)
+    good, bad = agreement.audio_roll_agreement(audio, [roll, wrong], SR, HOP, LOW)
+    assert agreement.audio_roll_agreement(audio, roll, SR, HOP, LOW) == good
     assert good["onset_f"] == 1.0 and bad["onset_f"] == 0.0
     assert good["chroma_corr"] > 0.6 > bad["chroma_corr"]
     assert good["pyin_pitch"] > 0.7 and bad["pyin_pitch"] < 0.2

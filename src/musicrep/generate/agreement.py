@@ -69,15 +69,22 @@ def match_onsets(reference, estimated, tolerance: float = ONSET_TOLERANCE) -> in
     return hits
 
 
-def onset_agreement(audio, roll, sr: int, hop: int, tolerance: float = ONSET_TOLERANCE) -> dict:
-    """Onsets found by ``librosa.onset.onset_detect`` (spectral flux, ``hop``-sample frames)
-    against the roll's onsets: ``precision``, ``recall``, ``f`` (``nan`` where undefined) and
-    the counts."""
+def detect_onsets(audio, sr: int, hop: int) -> np.ndarray:
+    """Onset times (s) from ``librosa.onset.onset_detect`` (spectral flux, ``hop`` frames)."""
     import librosa
 
-    est = librosa.onset.onset_detect(
+    return librosa.onset.onset_detect(
         y=np.asarray(audio, dtype=np.float32), sr=sr, hop_length=hop, units="time"
     )
+
+
+def onset_agreement(
+    audio, roll, sr: int, hop: int, tolerance: float = ONSET_TOLERANCE, *, detected=None
+) -> dict:
+    """Onsets found in the audio (:func:`detect_onsets`, or ``detected`` times given) against
+    the roll's onsets: ``precision``, ``recall``, ``f`` (``nan`` where undefined) and the
+    counts."""
+    est = detect_onsets(audio, sr, hop) if detected is None else np.asarray(detected)
     ref = roll_onsets(roll, sr, hop)
     hits = match_onsets(ref, est, tolerance)
     p = hits / len(est) if len(est) else float("nan")
@@ -86,8 +93,25 @@ def onset_agreement(audio, roll, sr: int, hop: int, tolerance: float = ONSET_TOL
     return {"precision": p, "recall": r, "f": f, "detected": len(est), "reference": len(ref)}
 
 
-def pitch_agreement(audio, roll, sr: int, hop: int, lowest: int) -> dict:
-    """pYIN (``librosa.pyin``, range of the roll's pitches, ``hop``-sample frames) against the
+def pyin_track(audio, sr: int, hop: int, lowest: int, highest: int):
+    """``(f0 Hz with nan where unvoiced, voiced flags)`` of ``librosa.pyin`` on ``hop``-sample
+    frames, searching half a semitone beyond ``lowest..highest`` (capped below Nyquist)."""
+    import librosa
+
+    fmax = min(float(librosa.midi_to_hz(highest + 1)), sr / 2 * 0.9)
+    f0, voiced, _ = librosa.pyin(
+        np.asarray(audio, dtype=np.float32),
+        fmin=float(librosa.midi_to_hz(lowest - 1)),
+        fmax=fmax,
+        sr=sr,
+        frame_length=2048,
+        hop_length=hop,
+    )
+    return f0, voiced
+
+
+def pitch_agreement(audio, roll, sr: int, hop: int, lowest: int, *, track=None) -> dict:
+    """pYIN (:func:`pyin_track` over the roll's pitch range, or ``track`` given) against the
     roll, over the frames where the roll has notes:
 
     - ``voiced``: share of those frames pYIN calls voiced;
@@ -97,18 +121,10 @@ def pitch_agreement(audio, roll, sr: int, hop: int, lowest: int) -> dict:
     ``nan`` where a share has no frames."""
     import librosa
 
-    roll = np.asarray(roll) > 0.5
-    play = roll[PLAY]
-    highest = lowest + play.shape[0] - 1
-    fmax = min(librosa.midi_to_hz(highest + 1), sr / 2 * 0.9)
-    f0, voiced, _ = librosa.pyin(
-        np.asarray(audio, dtype=np.float32),
-        fmin=float(librosa.midi_to_hz(lowest - 1)),
-        fmax=float(fmax),
-        sr=sr,
-        frame_length=2048,
-        hop_length=hop,
-    )
+    play = np.asarray(roll)[PLAY] > 0.5
+    if track is None:
+        track = pyin_track(audio, sr, hop, lowest, lowest + play.shape[0] - 1)
+    f0, voiced = track
     n = min(len(f0), play.shape[1])
     play, f0, voiced = play[:, :n], f0[:n], voiced[:n]
     has = play.any(0)
@@ -119,8 +135,7 @@ def pitch_agreement(audio, roll, sr: int, hop: int, lowest: int) -> dict:
     midi = librosa.hz_to_midi(f0[frames])
     hit = hit_pc = 0
     for t, m in zip(frames, midi):
-        sounding = np.flatnonzero(play[:, t]) + lowest
-        d = np.abs(sounding - m)
+        d = np.abs(np.flatnonzero(play[:, t]) + lowest - m)
         hit += bool((d <= 0.5).any())
         hit_pc += bool((np.minimum(d % 12, 12 - d % 12) <= 0.5).any())
     return {
@@ -131,17 +146,28 @@ def pitch_agreement(audio, roll, sr: int, hop: int, lowest: int) -> dict:
     }
 
 
-def audio_roll_agreement(audio, roll, sr: int, hop: int, lowest: int) -> dict:
+def audio_roll_agreement(audio, rolls, sr: int, hop: int, lowest: int) -> dict | list[dict]:
     """All three checks in one flat dict: ``chroma_corr``, ``onset_f`` (+ precision/recall),
-    ``pyin_voiced``, ``pyin_pitch``, ``pyin_pitch_class``."""
-    on = onset_agreement(audio, roll, sr, hop)
-    pi = pitch_agreement(audio, roll, sr, hop, lowest)
-    return {
-        "chroma_corr": chroma_agreement(audio, roll, sr, hop, lowest),
-        "onset_f": on["f"],
-        "onset_precision": on["precision"],
-        "onset_recall": on["recall"],
-        "pyin_voiced": pi["voiced"],
-        "pyin_pitch": pi["pitch"],
-        "pyin_pitch_class": pi["pitch_class"],
-    }
+    ``pyin_voiced``, ``pyin_pitch``, ``pyin_pitch_class``. ``rolls`` may be a list of rolls
+    (e.g. the conditioning roll and a mismatched one): the audio is analysed once and a list
+    of dicts returned."""
+    many = isinstance(rolls, (list, tuple))
+    rolls = list(rolls) if many else [rolls]
+    onsets = detect_onsets(audio, sr, hop)
+    track = pyin_track(audio, sr, hop, lowest, lowest + np.asarray(rolls[0]).shape[1] - 1)
+    out = []
+    for roll in rolls:
+        on = onset_agreement(audio, roll, sr, hop, detected=onsets)
+        pi = pitch_agreement(audio, roll, sr, hop, lowest, track=track)
+        out.append(
+            {
+                "chroma_corr": chroma_agreement(audio, roll, sr, hop, lowest),
+                "onset_f": on["f"],
+                "onset_precision": on["precision"],
+                "onset_recall": on["recall"],
+                "pyin_voiced": pi["voiced"],
+                "pyin_pitch": pi["pitch"],
+                "pyin_pitch_class": pi["pitch_class"],
+            }
+        )
+    return out if many else out[0]
