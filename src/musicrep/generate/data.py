@@ -126,6 +126,48 @@ class RollSegments(Dataset):
         }
 
 
+def render_notes(
+    notes: Notes,
+    seconds: float,
+    *,
+    instrument: str = "piano",
+    sr: int = 16000,
+    hop: int = 160,
+    reverb: float = 0.1,
+    seed: int = 0,
+    lowest: int = LOWEST,
+    highest: int = HIGHEST,
+    velocity: float = 0.7,
+):
+    """Render ``notes`` (times in seconds) with the built-in synthesizer and return
+    ``(audio (samples,) float32, roll (2, pitches, frames))``, the roll on the ``hop`` grid
+    holding exactly the notes rendered: notes starting inside ``[0, seconds)``, cut at the end,
+    moved by whole octaves into the instrument's range as the synthesizer plays them
+    (:func:`musicrep.data.synth.fit_range`), all at ``velocity``. Frame ``j`` covers samples
+    ``j*hop .. (j+1)*hop - 1``; the synthesizer's onset jitter (6 ms s.d.) stays under a frame.
+    The corpus renders of :class:`RenderedClips` and the benchmark's references come from here.
+    """
+    from musicrep.data import synth
+
+    keep = (notes.onset >= 0) & (notes.onset < seconds)
+    pitch = np.array([synth.fit_range(instrument, p) for p in notes.pitch[keep]], dtype=np.float64)
+    clip = Notes.make(
+        pitch.astype(np.int16),
+        notes.onset[keep],
+        np.minimum(notes.duration[keep], seconds - notes.onset[keep]),
+        np.full(int(keep.sum()), velocity),
+    )
+    part = synth.Part(
+        instrument, clip.pitch.astype(np.float64), clip.onset, clip.duration, clip.velocity
+    )
+    audio = synth.render(
+        [part], sr, seconds, reverb=reverb, rng=np.random.default_rng([seed, 7]), peak_db=-1.0
+    )
+    frames = int(np.ceil(len(audio) / hop))
+    roll = notes_to_roll(clip, sr / hop, frames, lowest=lowest, highest=highest)
+    return audio.astype(np.float32), roll
+
+
 @lru_cache(maxsize=4096)
 def _render(
     piece_id: str,
@@ -141,7 +183,6 @@ def _render(
     highest: int,
 ):
     """Render one corpus excerpt and its aligned roll (cached per process)."""
-    from musicrep.data import synth
     from musicrep.data.corpus import load_pieces
 
     piece = next(p for p in load_pieces() if p.id == piece_id)
@@ -151,24 +192,18 @@ def _render(
     notes = piece_notes(piece).scaled(sec_per_ql)
     length = piece.length_ql * sec_per_ql
     start = float(rng.uniform(0, max(0.0, length - seconds)))
-    keep = (notes.onset >= start) & (notes.onset < start + seconds)
-    pitch = np.asarray(notes.pitch[keep], dtype=np.float64)
-    pitch = np.array([synth.fit_range(instrument, p) for p in pitch])
-    clip = Notes.make(
-        pitch.astype(np.int16),
-        notes.onset[keep] - start,
-        np.minimum(notes.duration[keep], start + seconds - notes.onset[keep]),
-        np.full(int(keep.sum()), 0.7),
+    shifted = Notes.make(notes.pitch, notes.onset - start, notes.duration, notes.velocity)
+    return render_notes(
+        shifted,
+        seconds,
+        instrument=instrument,
+        sr=sr,
+        hop=hop,
+        reverb=reverb,
+        seed=seed,
+        lowest=lowest,
+        highest=highest,
     )
-    part = synth.Part(
-        instrument, clip.pitch.astype(np.float64), clip.onset, clip.duration, clip.velocity
-    )
-    audio = synth.render(
-        [part], sr, seconds, reverb=reverb, rng=np.random.default_rng([seed, 7]), peak_db=-1.0
-    )
-    frames = int(np.ceil(len(audio) / hop))
-    roll = notes_to_roll(clip, sr / hop, frames, lowest=lowest, highest=highest)
-    return audio.astype(np.float32), roll
 
 
 class RenderedClips(Dataset):

@@ -558,15 +558,16 @@ def _count(module: nn.Module | None) -> str:
 def describe(cfg: dict, run: RunData, encoder, objective, dm: ViewDataModule) -> str:
     """What is about to be trained, in three lines."""
     tcfg = TrainingConfig(**cfg["training"])
-    name = (cfg.get("model") or {}).get("name", "no encoder")
+    name = (cfg.get("model") or {}).get("name")
     task = run.task or "none"
     labels = f", {len(run.vocab)} labels" if run.task else ""
     steps = max(1, len(dm.train_set) // tcfg.batch_size)
     views = ", ".join(v.name for v in objective.training_views())
+    encoder_part = f"{name} encoder {_count(encoder)} parameters + " if name else ""
     return (
         f"task: {task} ({run.reason}){labels}\n"
-        f"model: {name} encoder {_count(encoder)} parameters + objective "
-        f"{cfg['objective']['name']!r} {_count(objective)}; views: {views}\n"
+        f"model: {encoder_part}objective {cfg['objective']['name']!r} {_count(objective)}; "
+        f"views: {views}\n"
         f"data: {len(dm.train_set)} training clips, {len(dm.valid_set)} validation clips; "
         f"batch {tcfg.batch_size}, {steps} steps per epoch, up to {tcfg.max_epochs} epochs"
     )
