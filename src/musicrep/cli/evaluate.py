@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from musicrep.cli._options import add_nan_policy, print_nan_hint
+
 EPILOG = """\
 examples:
   musicrep evaluate --embeddings emb/style.npz --manifest data/corpus/style.csv
@@ -136,12 +138,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     emb.add_argument(
         "--batch-size", type=int, default=16, metavar="N", help="embedding batch size (16)"
     )
-    emb.add_argument(
-        "--nan-policy",
-        choices=["raise", "zero"],
-        default="raise",
-        help="what to do with NaN/Inf samples in an audio file: raise (the file fails, default) or zero (replace them with 0 and warn)",
-    )
+    add_nan_policy(emb)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -188,11 +185,7 @@ def _embed(args: argparse.Namespace) -> str:
             print(f"  {path}: {reason}", file=sys.stderr)
         if len(entry.failed) > 10:
             print(f"  ... and {len(entry.failed) - 10} more", file=sys.stderr)
-        from musicrep.embeddings.cache import nan_hint
-
-        hint = nan_hint(entry.failed)
-        if hint:
-            print(f"musicrep: hint: {hint}", file=sys.stderr)
+        print_nan_hint(entry.failed, sys.stderr)
     return str(entry.npz)
 
 
