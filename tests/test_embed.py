@@ -334,6 +334,9 @@ def test_rerun_skips_existing_overwrite_rewrites_and_combine_is_complete(folder,
     other = Embedder(TinyEncoder(), layer="conv")  # another model: its outputs are not reused
     report = other.files([folder / "a.wav"], out, progress=False)
     assert "made by model" in report.failed[0][1]
+    (out / "a.npz").write_bytes(b"PK\x03\x04 interrupted")  # a damaged kept output
+    report = tiny.files([folder / "a.wav"], out, progress=False)
+    assert "is unreadable" in report.failed[0][1] and "--overwrite" in report.failed[0][1]
 
 
 def test_outputs_are_atomic_when_a_write_fails(folder, tmp_path, tiny, monkeypatch):

@@ -251,21 +251,22 @@ def _write_combine(
 
 
 def existing_scene(dst: Path, name: str) -> np.ndarray:
-    """The scene embedding of an output kept from an earlier run (checked)."""
+    """The scene embedding of an output kept from an earlier run, checked to be ``name``'s
+    (read with :func:`musicrep.embeddings.read_file_embeddings`)."""
+    from musicrep.embeddings import read_file_embeddings
+
     try:
-        with np.load(dst, allow_pickle=False) as data:
-            model = str(data["model"])
-            clip = np.asarray(data["scene"] if "scene" in data else data["embedding"].mean(0))
-    except (OSError, ValueError, KeyError) as exc:
+        kept = read_file_embeddings(dst)
+    except ConfigError as exc:
         raise ConfigError(
-            f"existing output {dst} is unreadable ({exc}); use --overwrite to recompute it"
+            f"existing output {dst} is unreadable ({exc.message}); use --overwrite to recompute it"
         ) from None
-    if model != name:
+    if kept.model != name:
         raise ConfigError(
-            f"existing output {dst} was made by model {model!r}, not {name!r}; "
+            f"existing output {dst} was made by model {kept.model!r}, not {name!r}; "
             "use --overwrite to recompute it, or another --out folder"
         )
-    return clip.astype(np.float32)
+    return kept.scene.astype(np.float32)
 
 
 def _summary(report: EmbedReport, stream=None) -> None:
