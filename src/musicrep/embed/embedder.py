@@ -13,7 +13,13 @@ from torch import nn
 
 from musicrep.embed.models import EncoderEmbedding, resolve_model
 from musicrep.embed.output import MIN_SECONDS, EmbedReport, run_job
-from musicrep.embed.pipeline import PACK_BYTES, _hop_samples, _Lane, default_workers
+from musicrep.embed.pipeline import (
+    PACK_BYTES,
+    _hop_samples,
+    _Lane,
+    cpu_sub_batch,
+    default_workers,
+)
 from musicrep.errors import ConfigError
 
 #: Most audio (seconds) in one forward batch; bounds peak memory for long-window models.
@@ -32,11 +38,13 @@ class Embedder:
         See :func:`resolve_model` (exported folder, run folder, zoo name, ``"mfcc"``, module).
     device : str or torch.device
     batch_size : int
-        Windows per forward pass, capped so that one batch holds at most ``MAX_BATCH_SECONDS``
-        (120 s) of audio: peak memory is dominated by the model's activations for one batch
-        (16 x 29 s with ``fcn`` peaked at 2.0 GB; the cap gives 4 x 29 s, under 1 GB for a
-        one-hour file; see the benchmarks). The cap applies on the CPU only: on a GPU the
-        activations live in GPU memory and large batches (256) keep it busy.
+        Windows gathered per step (packed across files), capped on the CPU so that one batch
+        holds at most ``MAX_BATCH_SECONDS`` (120 s) of audio. On a GPU that is the forward
+        batch (large batches, 256, keep it busy). On the CPU the model runs on sub-batches of
+        :attr:`forward_batch` windows, the most whose largest layer output fits in 32 MiB
+        (:func:`~musicrep.embed.pipeline.cpu_sub_batch`, measured once with one window):
+        larger tensors are fresh memory from the kernel on every call, which made musicnn
+        ~2.7x slower per window at batch 16 than at batch 1 (see the benchmarks).
     layer : str, optional
         Sub-module whose mean-pooled output is the embedding (see :func:`layer_names`).
     seed : int
@@ -122,8 +130,11 @@ class Embedder:
         self.model = emb
         window_seconds = emb.window_samples / emb.sample_rate
         self.batch_size = int(batch_size)
+        #: windows per forward pass: ``batch_size`` on a GPU, fewer on the CPU (cpu_sub_batch)
+        self.forward_batch = self.batch_size
         if self.device.type == "cpu":  # activations in host memory: bound them
             self.batch_size = max(1, min(self.batch_size, int(MAX_BATCH_SECONDS // window_seconds)))
+            self.forward_batch = cpu_sub_batch(emb, emb.window_samples, self.batch_size)
         self.block_seconds = float(block_seconds)
         self.name: str = emb.name
         self.sample_rate: int = int(emb.sample_rate)
@@ -142,12 +153,19 @@ class Embedder:
 
     # ----------------------------------------------------------------------- core
     def _run_windows(self, windows: np.ndarray) -> np.ndarray:
+        """``(n, window_samples)`` -> ``(n, embed_dim)`` float32, :attr:`forward_batch`
+        windows per forward pass."""
         x = torch.from_numpy(windows)
         if self.device.type == "cuda":
             # page-locked copy, then an asynchronous host-to-device transfer
             x = x.pin_memory().to(self.device, non_blocking=True)
         else:
             x = x.to(self.device)
+        step = self.forward_batch
+        outs = [self._forward(x[a : a + step]) for a in range(0, len(x), step)]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    def _forward(self, x: torch.Tensor) -> np.ndarray:
         if self.precision == "bf16":
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
                 out = self.model(x)

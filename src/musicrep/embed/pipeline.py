@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 #: A file whose windows take more than this many bytes is streamed instead of packed.
 PACK_BYTES = 64 * 2**20
 
+#: On the CPU the model runs on sub-batches whose largest layer output stays under this many
+#: bytes (:func:`cpu_sub_batch`): 32 MiB is glibc's largest ``mmap`` threshold, above which
+#: every tensor is fresh memory from the kernel (page faults, zeroing) on every call.
+CPU_TENSOR_BYTES = 32 * 2**20
+
 
 # ============================================================================ framing
 
@@ -168,6 +173,39 @@ class _Lane:
         emb = np.concatenate(self.outs).astype(np.float32, copy=False)
         centre = np.asarray(self.starts, np.float64) + np.asarray(self.valid, np.float64) / 2
         return emb, centre / float(self.embedder.sample_rate)
+
+
+def largest_output_bytes(model: torch.nn.Module, window_samples: int) -> int:
+    """Bytes of the largest leaf-module output for one window (one forward pass on the CPU)."""
+    largest = 0
+
+    def hook(_module, _inputs, out) -> None:
+        nonlocal largest
+        if isinstance(out, torch.Tensor):
+            largest = max(largest, out.numel() * out.element_size())
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, window_samples))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return largest
+
+
+def cpu_sub_batch(model: torch.nn.Module, window_samples: int, batch_size: int) -> int:
+    """Windows per forward pass on the CPU: the most (up to ``batch_size``) whose largest layer
+    output fits in :data:`CPU_TENSOR_BYTES`.
+
+    Measured (``benchmarks/README.md``, "Embedding pipeline"): musicnn's timbral convolutions
+    output 8.6 MB per window; a batch of 16 windows ran ~2.7x slower per window than 16
+    batches of one on the 2-core CPU (each 140 MB output freshly mapped and faulted in), and
+    a batch of 4 (34 MB) was already slow.
+    """
+    largest = largest_output_bytes(model, window_samples)
+    return max(1, min(batch_size, CPU_TENSOR_BYTES // max(largest, 1)))
 
 
 def default_workers() -> int:
