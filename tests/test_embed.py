@@ -457,6 +457,24 @@ def test_short_batches_are_packed_across_files(varied, tmp_path):
     assert len(calls) == -(-total // 16) and all(c == 16 for c in calls[:-1])
 
 
+def test_cpu_forward_runs_in_sub_batches_with_the_same_outputs(tmp_path, monkeypatch):
+    import musicrep.embed.pipeline as pipeline
+
+    sf.write(tmp_path / "x.wav", _noise(2.0, seed=5), SR)  # 20 windows
+    whole = Embedder(TinyEncoder(), batch_size=16)
+    assert whole.forward_batch == 16  # tiny layer outputs: the whole batch at once
+    monkeypatch.setattr(pipeline, "CPU_TENSOR_BYTES", 2 * 6 * 199 * 4)  # conv output, 2 windows
+    split = Embedder(TinyEncoder(), batch_size=16)
+    assert split.forward_batch == 2 and split.batch_size == 16
+    sizes = []
+    real = split._forward
+    split._forward = lambda x: sizes.append(len(x)) or real(x)
+    a, b = whole.file(tmp_path / "x.wav"), split.file(tmp_path / "x.wav")
+    assert sizes == [2] * 10
+    np.testing.assert_allclose(b[0], a[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(b[1], a[1])
+
+
 def test_shards_write_the_same_files_as_one_job(varied, tmp_path):
     one = Embedder(TinyEncoder(), workers=0).files(varied, tmp_path / "one", progress=False)
     out = tmp_path / "sharded"
