@@ -299,7 +299,7 @@ PIPELINE_SECTION = "## Embedding pipeline"
 MUSICNN_PACKAGE_BATCH = 1
 
 
-def reference_musicnn(paths: list[Path], net) -> None:
+def reference_musicnn(paths: list[Path], net, patches: list | None = None) -> None:
     """The ``musicnn`` package's extractor (``musicnn.extractor.extractor``), reimplemented.
 
     Preprocessing as ``musicnn/extractor.py`` ``batch_data``: ``librosa.load(path, sr=16000)``;
@@ -311,6 +311,9 @@ def reference_musicnn(paths: list[Path], net) -> None:
     (:class:`musicrep.models.musicnn_tf.MusicnnNet`, the converted ``MTT_musicnn`` weights,
     every layer computed as with ``extract_features=True``), run ``BATCH_SIZE = 1`` patch at a
     time as the package does; the original runs the same graph in TensorFlow 1.x.
+
+    With ``patches`` (a list), the network is not run: the patches of each file are appended
+    (to time the network alone on them afterwards).
     """
     import librosa
     import torch
@@ -327,6 +330,9 @@ def reference_musicnn(paths: list[Path], net) -> None:
             for a in range(0, len(mel) - frames + 1, frames):
                 patch = mel[None, a : a + frames]
                 batch = patch if batch is None else np.concatenate((batch, patch), axis=0)
+            if patches is not None:
+                patches.append(batch)
+                continue
             for i in range(0, len(batch), MUSICNN_PACKAGE_BATCH):
                 net.layers(torch.from_numpy(batch[i : i + MUSICNN_PACKAGE_BATCH]))
 
@@ -334,9 +340,10 @@ def reference_musicnn(paths: list[Path], net) -> None:
 def side_child(kind: str, folder: str, threads: int, batch: int) -> None:
     """Run in a fresh subprocess: one warm-up file, then time ``kind`` over ``folder``.
 
-    ``kind`` is ``reference`` or ``musicrep:W`` (``Embedder("musicnn-mtt", workers=W).files``,
-    what ``musicrep embed --model musicnn-mtt --workers W`` runs). Prints JSON with the wall
-    time, the process's CPU time (user + system) and the audio seconds.
+    ``kind`` is ``reference`` or ``musicrep:W[:bf16]`` (``Embedder("musicnn-mtt", workers=W,
+    precision=...).files``, what ``musicrep embed --model musicnn-mtt --workers W [--precision
+    bf16]`` runs). Prints JSON with the wall time, the process's CPU time (user + system) and
+    the audio seconds.
     """
     import torch
 
@@ -346,15 +353,29 @@ def side_child(kind: str, folder: str, threads: int, batch: int) -> None:
     paths = sorted(Path(folder).glob("*.wav"))
     warm = Path(folder).parent / "warm.wav"
     audio = sum(__import__("soundfile").info(p).duration for p in paths)
-    if kind == "reference":
+    if kind in ("reference", "network"):
         net = resolve_model("musicnn-mtt").encoder.net
+        patches: list = []
+        reference_musicnn(paths, net, patches)  # (untimed) for "network"
+        patches = [torch.from_numpy(p[i : i + 1]) for p in patches for i in range(len(p))]
 
         def work() -> None:
-            reference_musicnn(paths, net)
+            if kind == "reference":
+                reference_musicnn(paths, net)
+            else:  # the package's network alone on the reference's patches
+                with torch.inference_mode():
+                    for x in patches:
+                        net.layers(x)
 
         reference_musicnn([warm], net)
     else:
-        emb = Embedder("musicnn-mtt", batch_size=batch, workers=int(kind.split(":")[1]))
+        _, workers, *precision = kind.split(":")
+        emb = Embedder(
+            "musicnn-mtt",
+            batch_size=batch,
+            workers=int(workers),
+            precision=precision[0] if precision else "fp32",
+        )
 
         def work() -> None:
             with tempfile.TemporaryDirectory() as out:
@@ -435,7 +456,8 @@ def pipeline_main(args) -> int:
         write_wav(tmp / "warm.wav", args.clip_seconds, seed=99)
         audio = args.clips * args.clip_seconds
         # every case in a fresh process, interleaved rounds; median and range of each
-        cases = ["reference"] + [f"musicrep:{w}" for w in sorted({0, 1, workers})]
+        cases = ["reference", "network"] + [f"musicrep:{w}" for w in sorted({0, 1, workers})]
+        cases += [f"musicrep:{workers}:bf16"] if args.bf16 else []
         runs = side_by_side(clips, cases, args.rounds, args.threads, args.batch)
         ref_wall = [r["wall"] for r in runs["reference"]]
         ref_cpu = [r["cpu"] for r in runs["reference"]]
@@ -443,11 +465,14 @@ def pipeline_main(args) -> int:
         for case in cases:
             if case == "reference":
                 label = "musicnn package extractor, reimplemented (librosa mel, batch 1)"
+            elif case == "network":
+                label = "its network alone on its patches (batch 1; no decoding, no mel)"
             else:
                 w = int(case.split(":")[1])
                 how = "sequential" if w == 0 else "decoding threads, packed batches"
                 default = ", default here" if w == workers else ""
-                label = f"`musicrep embed --model musicnn-mtt --workers {w}` ({how}{default})"
+                flag = " --precision bf16" if case.endswith("bf16") else ""
+                label = f"`musicrep embed --model musicnn-mtt --workers {w}{flag}` ({how}{default})"
             side.append((label, runs[case]))
         t_ref = float(np.median(ref_wall))
         ray_rows = []
@@ -596,6 +621,9 @@ def main() -> int:
     )
     p.add_argument(
         "--rounds", type=int, default=3, help="--pipeline: interleaved side-by-side rounds (3)"
+    )
+    p.add_argument(
+        "--bf16", action="store_true", help="--pipeline: also time --precision bf16 on the CPU"
     )
     p.add_argument("--clips", type=int, default=20, help="--pipeline: side-by-side files (20)")
     p.add_argument("--clip-seconds", type=float, default=10.0, help="their length (10 s)")
