@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from musicrep.cli._options import add_nan_policy, print_nan_hint
-
 EPILOG = """\
 examples:
   musicrep evaluate --embeddings emb/style.npz --manifest data/corpus/style.csv
@@ -138,7 +136,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     emb.add_argument(
         "--batch-size", type=int, default=16, metavar="N", help="embedding batch size (16)"
     )
-    add_nan_policy(emb)
+    emb.add_argument(
+        "--nan-policy",
+        choices=["raise", "zero"],
+        default="raise",
+        help="what to do with NaN/Inf samples in an audio file: raise (the file fails, default) or zero (replace them with 0 and warn)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -185,6 +188,8 @@ def _embed(args: argparse.Namespace) -> str:
             print(f"  {path}: {reason}", file=sys.stderr)
         if len(entry.failed) > 10:
             print(f"  ... and {len(entry.failed) - 10} more", file=sys.stderr)
+        from musicrep.cli._options import print_nan_hint
+
         print_nan_hint(entry.failed, sys.stderr)
     return str(entry.npz)
 
