@@ -536,8 +536,9 @@ def pipeline_main(args) -> int:
         f"`OMP_NUM_THREADS={args.threads}`, `OPENBLAS_NUM_THREADS=1`), cases interleaved "
         f"(A B A B ...) for {args.rounds} rounds; median [min-max]. CPU = the process's user + "
         "system time, less sensitive than wall time to other jobs on this shared machine. "
-        "musicrep covers each file to its end (4 windows per 10 s file, the last zero-padded); "
-        "the package drops the partial last patch (3 patches).",
+        "musicrep covers each file to its end (a 10 s file: 4 windows of 2.98 s, the last "
+        "zero-padded); the package drops the partial last patch (3 patches). Ray rows: one run "
+        "each, in this process.",
         "",
         "| extractor | wall s | audio s/s | vs reference (wall) | CPU s | vs reference (CPU) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -552,14 +553,13 @@ def pipeline_main(args) -> int:
             f"{t_ref / mw:.2f}x [{min(ref_wall) / max(w):.2f}-{max(ref_wall) / min(w):.2f}] | "
             f"{mc:.2f} | {ref_c / mc:.2f}x |"
         )
-    loads = [r["load"] for rows in runs.values() for r in rows]
-    lines.append("")
-    lines.append(f"1-minute load average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
-    lines.append("")
     for label, t in ray_rows:
         rate = f"{audio / t:.1f}" if label.startswith("--engine") else "—"
         ratio = f"{t_ref / t:.2f}x" if label.startswith("--engine") else "—"
         lines.append(f"| {label} | {t:.2f} | {rate} | {ratio} | | |")
+    loads = [r["load"] for rows in runs.values() for r in rows]
+    lines.append("")
+    lines.append(f"1-minute load average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
     lines += [
         "",
         "Cost per audio second by file length (`musicnn-mtt`, default workers):",
