@@ -504,6 +504,9 @@ def pipeline_main(args) -> int:
             for f in folder.iterdir():
                 f.unlink()
         # 3. peak RSS on the one-hour file: embed and predict (both stream the file)
+        rss = []
+        if args.side_only:
+            args.hour_seconds = 0.0
         long = tmp / "hour.wav"
         write_wav(long, args.hour_seconds, seed=7)
         predict = (
@@ -515,13 +518,14 @@ def pipeline_main(args) -> int:
             "from musicrep.embed import Embedder\n"
             f"Embedder('musicnn-mtt').files([{str(long)!r}], {str(tmp / 'o')!r}, progress=False)\n"
         )
-        rss = [
-            (
-                "`musicrep embed --model musicnn-mtt` (default workers)",
-                rss_command(emb, args.threads),
-            ),
-            ("`musicrep predict --model musicnn-mtt`", rss_command(predict, args.threads)),
-        ]
+        if not args.side_only:
+            rss = [
+                (
+                    "`musicrep embed --model musicnn-mtt` (default workers)",
+                    rss_command(emb, args.threads),
+                ),
+                ("`musicrep predict --model musicnn-mtt`", rss_command(predict, args.threads)),
+            ]
     cmd = "python benchmarks/embed.py --pipeline " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     lines += [
         PIPELINE_SECTION,
@@ -560,22 +564,24 @@ def pipeline_main(args) -> int:
     loads = [r["load"] for rows in runs.values() for r in rows]
     lines.append("")
     lines.append(f"1-minute load average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
-    lines += [
-        "",
-        "Cost per audio second by file length (`musicnn-mtt`, default workers):",
-        "",
-        "| file length | files | audio s | seconds | ms per audio s |",
-        "|---:|---:|---:|---:|---:|",
-    ]
+    if rows_cost:
+        lines += [
+            "",
+            "Cost per audio second by file length (`musicnn-mtt`, default workers):",
+            "",
+            "| file length | files | audio s | seconds | ms per audio s |",
+            "|---:|---:|---:|---:|---:|",
+        ]
     for seconds, count, a, t in rows_cost:
         lines.append(f"| {seconds:g} s | {count} | {a:.0f} | {t:.2f} | {1000 * t / a:.2f} |")
-    lines += [
-        "",
-        f"Peak RSS of a fresh process, {args.hour_seconds:g} s file:",
-        "",
-        "| case | peak RSS (GB) |",
-        "|---|---:|",
-    ]
+    if rss:
+        lines += [
+            "",
+            f"Peak RSS of a fresh process, {args.hour_seconds:g} s file:",
+            "",
+            "| case | peak RSS (GB) |",
+            "|---|---:|",
+        ]
     for label, gb in rss:
         lines.append(f"| {label} | {gb:.2f} |")
     text = "\n".join(lines) + "\n"
@@ -625,6 +631,11 @@ def main() -> int:
     p.add_argument(
         "--bf16", action="store_true", help="--pipeline: also time --precision bf16 on the CPU"
     )
+    p.add_argument(
+        "--side-only",
+        action="store_true",
+        help="--pipeline: only the side-by-side table (no cost rows, no RSS; implies --no-write)",
+    )
     p.add_argument("--clips", type=int, default=20, help="--pipeline: side-by-side files (20)")
     p.add_argument("--clip-seconds", type=float, default=10.0, help="their length (10 s)")
     p.add_argument(
@@ -647,6 +658,8 @@ def main() -> int:
         rss_child(*args.rss_child, threads=args.threads, batch=args.batch)
         return 0
     if args.pipeline:
+        if args.side_only:
+            args.no_write, args.cost_cases = True, []
         return pipeline_main(args)
 
     from musicrep.models import list_models
