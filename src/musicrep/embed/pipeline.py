@@ -212,10 +212,9 @@ def default_workers() -> int:
     """Decoding threads by default: one per core beyond the first (the model's), at most 8;
     0 (the sequential path) on machines with 2 cores or fewer.
 
-    Chosen by measurement (``benchmarks/README.md``, "Embedding pipeline"): on a 2-core CPU a
-    decoding thread competes with the model's two threads, and musicnn ran at 0.81x the
-    reference extractor's rate with one worker against 1.08x sequentially (42 vs 105 files/s
-    for 1 s files, where the CPU also ran batches of 16 slower per window than batches of 1).
+    On a 2-core CPU a decoding thread competes with the model's two threads; measured
+    differences there were within the shared machine's noise (``benchmarks/README.md``,
+    "Embedding pipeline"), so the simpler sequential path is the default.
     """
     cores = os.cpu_count() or 1
     return 0 if cores <= 2 else min(8, cores - 1)
