@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import shlex
 import subprocess
@@ -294,39 +295,119 @@ def render(args, tp: list[dict], mem: list[dict], hr: list[dict], hour_seconds: 
 PIPELINE_SECTION = "## Embedding pipeline"
 
 
-def reference_musicnn(paths: list[Path], batch: int) -> float:
-    """The musicnn package's extractor, reimplemented: seconds to embed ``paths``.
+#: The musicnn package's prediction batch (``musicnn/configuration.py``: ``BATCH_SIZE = 1``).
+MUSICNN_PACKAGE_BATCH = 1
 
-    As ``musicnn.extractor.batch_data``: ``librosa.load(path, sr=16000)``, then
-    ``librosa.feature.melspectrogram(n_fft=512, hop_length=256, n_mels=96)``, ``log10(10000 x
-    + 1)``, cut into non-overlapping patches of 187 frames (3 s); the patches then go through
-    the musicnn network (here musicrep's untrained ``musicnn`` back-end after its input
-    BatchNorm, on the librosa mel: the same network cost; the original runs TensorFlow).
-    Everything runs in one thread of control, file after file (as the package does).
+
+def reference_musicnn(paths: list[Path], net, patches: list | None = None) -> None:
+    """The ``musicnn`` package's extractor (``musicnn.extractor.extractor``), reimplemented.
+
+    Preprocessing as ``musicnn/extractor.py`` ``batch_data``: ``librosa.load(path, sr=16000)``;
+    ``librosa.feature.melspectrogram(n_fft=512, hop_length=256, n_mels=96)``, transposed; the
+    mel rounded to float16, then ``log10(10000 x + 1)`` (in float32: NumPy >= 2 would overflow
+    float16 there, see :mod:`musicrep.models.musicnn_tf`); patches of 187 frames (3 s), no
+    overlap, collected by repeated concatenation as the package does (the last partial patch is
+    dropped). Model cost: the package's network layer for layer
+    (:class:`musicrep.models.musicnn_tf.MusicnnNet`, the converted ``MTT_musicnn`` weights,
+    every layer computed as with ``extract_features=True``), run ``BATCH_SIZE = 1`` patch at a
+    time as the package does; the original runs the same graph in TensorFlow 1.x.
+
+    With ``patches`` (a list), the network is not run: the patches of each file are appended
+    (to time the network alone on them afterwards).
     """
     import librosa
     import torch
 
-    from musicrep.embed import resolve_model
-
-    enc = resolve_model("musicnn").encoder
-    frames = enc.frontend(torch.zeros(1, enc.input_samples)).shape[-1]
-    t0 = time.perf_counter()
+    frames = 187
     with torch.inference_mode():
         for path in paths:
-            y, _ = librosa.load(path, sr=16000)
+            y, sr = librosa.load(path, sr=16000)
             mel = librosa.feature.melspectrogram(
-                y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96
-            ).T
-            mel = np.log10(10000 * mel + 1).astype(np.float32)
-            if len(mel) < frames:  # musicnn pads a short file up to one patch
-                mel = np.pad(mel, ((0, frames - len(mel)), (0, 0)))
-            starts = range(0, len(mel) - frames + 1, frames)
-            patches = np.stack([mel[a : a + frames].T for a in starts])
-            for i in range(0, len(patches), batch):
-                x = torch.from_numpy(patches[i : i + batch])
-                enc.backend(enc.frontend._finish(x))
-    return time.perf_counter() - t0
+                y=y, sr=sr, hop_length=256, n_fft=512, n_mels=96
+            ).T.astype(np.float16)
+            mel = np.log10(10000 * mel.astype(np.float32) + 1)
+            batch = None
+            for a in range(0, len(mel) - frames + 1, frames):
+                patch = mel[None, a : a + frames]
+                batch = patch if batch is None else np.concatenate((batch, patch), axis=0)
+            if patches is not None:
+                patches.append(batch)
+                continue
+            for i in range(0, len(batch), MUSICNN_PACKAGE_BATCH):
+                net.layers(torch.from_numpy(batch[i : i + MUSICNN_PACKAGE_BATCH]))
+
+
+def side_child(kind: str, folder: str, threads: int, batch: int) -> None:
+    """Run in a fresh subprocess: one warm-up file, then time ``kind`` over ``folder``.
+
+    ``kind`` is ``reference`` or ``musicrep:W[:bf16]`` (``Embedder("musicnn-mtt", workers=W,
+    precision=...).files``, what ``musicrep embed --model musicnn-mtt --workers W [--precision
+    bf16]`` runs). Prints JSON with the wall time, the process's CPU time (user + system) and
+    the audio seconds.
+    """
+    import torch
+
+    from musicrep.embed import Embedder, resolve_model
+
+    torch.set_num_threads(threads)
+    paths = sorted(Path(folder).glob("*.wav"))
+    warm = Path(folder).parent / "warm.wav"
+    audio = sum(__import__("soundfile").info(p).duration for p in paths)
+    if kind in ("reference", "network"):
+        net = resolve_model("musicnn-mtt").encoder.net
+        patches: list = []
+        reference_musicnn(paths, net, patches)  # (untimed) for "network"
+        patches = [torch.from_numpy(p[i : i + 1]) for p in patches for i in range(len(p))]
+
+        def work() -> None:
+            if kind == "reference":
+                reference_musicnn(paths, net)
+            else:  # the package's network alone on the reference's patches
+                with torch.inference_mode():
+                    for x in patches:
+                        net.layers(x)
+
+        reference_musicnn([warm], net)
+    else:
+        _, workers, *precision = kind.split(":")
+        emb = Embedder(
+            "musicnn-mtt",
+            batch_size=batch,
+            workers=int(workers),
+            precision=precision[0] if precision else "fp32",
+        )
+
+        def work() -> None:
+            with tempfile.TemporaryDirectory() as out:
+                report = emb.files([folder], out, progress=False)
+            assert not report.failed, report.failed
+
+        with tempfile.TemporaryDirectory() as out:
+            emb.files([warm], out, progress=False)
+    c0, t0 = time.process_time(), time.perf_counter()
+    work()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"wall": wall, "cpu": cpu, "audio": audio, "load": os.getloadavg()[0]}))
+
+
+def side_by_side(folder: Path, cases: list[str], rounds: int, threads: int, batch: int) -> dict:
+    """``{case: [result per round]}``: every case in its own fresh process, rounds interleaved
+    (A B A B ...), so slow moments of the shared machine hit every case alike."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1"}
+    results: dict = {c: [] for c in cases}
+    for r in range(rounds):
+        for case in cases:
+            cmd = [sys.executable, __file__, "--side-child", case, str(folder)]
+            cmd += ["--threads", str(threads), "--batch", str(batch)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            results[case].append(row)
+            print(
+                f"round {r + 1} {case:12s} {row['wall']:.2f} s wall, {row['cpu']:.2f} s CPU, "
+                f"load {row['load']:.1f}",
+                file=sys.stderr,
+            )
+    return results
 
 
 def pipeline_rate(name: str, folder: Path, batch: int, workers: int | None) -> tuple[float, float]:
@@ -372,26 +453,28 @@ def pipeline_main(args) -> int:
         clips.mkdir()
         for i in range(args.clips):
             write_wav(clips / f"c{i}.wav", args.clip_seconds, seed=i)
-        paths = sorted(clips.glob("*.wav"))
+        write_wav(tmp / "warm.wav", args.clip_seconds, seed=99)
         audio = args.clips * args.clip_seconds
-        reference_musicnn(paths[:1], args.batch)  # warm-up (imports, allocator)
-        # interleaved rounds, median of each: the machine is shared, so a single run can land
-        # on a busy moment for one extractor only
-        cases = [("ref", None), ("w", 0)] + [("w", w) for w in sorted({1, 2, workers} - {0})]
-        times: dict = {c: [] for c in cases}
-        for _ in range(args.rounds):
-            for kind, w in cases:
-                if kind == "ref":
-                    times[kind, w].append(reference_musicnn(paths, args.batch))
-                else:
-                    times[kind, w].append(pipeline_rate("musicnn", clips, args.batch, w)[0])
-        med = {c: float(np.median(v)) for c, v in times.items()}
-        t_ref = med["ref", None]
-        side = [("musicnn reference extractor (librosa mel on the CPU, then the network)", t_ref)]
-        for kind, w in cases[1:]:
-            how = "sequential" if w == 0 else "packed batches"
-            default = " (default here)" if w == workers else ""
-            side.append((f"musicrep embed, --workers {w} ({how}){default}", med[kind, w]))
+        # every case in a fresh process, interleaved rounds; median and range of each
+        cases = ["reference", "network"] + [f"musicrep:{w}" for w in sorted({0, 1, workers})]
+        cases += [f"musicrep:{workers}:bf16"] if args.bf16 else []
+        runs = side_by_side(clips, cases, args.rounds, args.threads, args.batch)
+        ref_wall = [r["wall"] for r in runs["reference"]]
+        ref_cpu = [r["cpu"] for r in runs["reference"]]
+        side = []
+        for case in cases:
+            if case == "reference":
+                label = "musicnn package extractor, reimplemented (librosa mel, batch 1)"
+            elif case == "network":
+                label = "its network alone on its patches (batch 1; no decoding, no mel)"
+            else:
+                w = int(case.split(":")[1])
+                how = "sequential" if w == 0 else "decoding threads, packed batches"
+                default = ", default here" if w == workers else ""
+                flag = " --precision bf16" if case.endswith("bf16") else ""
+                label = f"`musicrep embed --model musicnn-mtt --workers {w}{flag}` ({how}{default})"
+            side.append((label, runs[case]))
+        t_ref = float(np.median(ref_wall))
         ray_rows = []
         if args.ray:  # the Ray engine on this machine, same files (ray.init timed separately)
             import ray
@@ -404,7 +487,7 @@ def pipeline_main(args) -> int:
             for attempt in ("first (actor start, model load)", "second (warm cluster)"):
                 with tempfile.TemporaryDirectory() as out:
                     t0 = time.perf_counter()
-                    Embedder("musicnn", batch_size=args.batch).files(
+                    Embedder("musicnn-mtt", batch_size=args.batch).files(
                         [clips], out, engine="ray", progress=False
                     )
                     ray_rows.append((f"--engine ray, {attempt}", time.perf_counter() - t0))
@@ -416,83 +499,89 @@ def pipeline_main(args) -> int:
             folder.mkdir()
             for i in range(count):
                 write_wav(folder / f"f{i}.wav", seconds, seed=1000 + i)
-            t, a = pipeline_rate("musicnn", folder, args.batch, workers)
+            t, a = pipeline_rate("musicnn-mtt", folder, args.batch, workers)
             rows_cost.append((seconds, count, a, t))
             for f in folder.iterdir():
                 f.unlink()
-        # 3. peak RSS on the one-hour file: embed and predict (old whole-file predict for
-        # comparison)
+        # 3. peak RSS on the one-hour file: embed and predict (both stream the file)
+        rss = []
+        if args.side_only:
+            args.hour_seconds = 0.0
         long = tmp / "hour.wav"
         write_wav(long, args.hour_seconds, seed=7)
-        common = (
-            "import numpy as np, torch\n"
-            "from musicrep.models import create_model\n"
-            "torch.manual_seed(0); m = create_model('musicnn').eval()\n"
-            "meta = {'task': 'multilabel', 'input_samples': m.encoder.input_samples, "
-            "'sample_rate': m.encoder.sample_rate}\n"
-        )
-        whole = (
-            common + "from musicrep import audio\n"
-            "from musicrep.evaluate_tracks import activation_for\n"
-            f"w, _ = audio.load({str(long)!r}, sr=16000)\n"
-            "n = -(-len(w) // 48000)\n"
-            "c = audio.equally_spaced_chunks(w, 48000, n, endpoint=True)\n"
-            "with torch.inference_mode():\n"
-            "    for i in range(0, n, 16):\n"
-            "        activation_for('multilabel')(m(torch.from_numpy(c[i:i+16])))\n"
-        )
-        stream = common + (
-            f"from musicrep.io import predict_file\npredict_file(m, meta, {str(long)!r})\n"
+        predict = (
+            "from musicrep.io import load_model, predict_file\n"
+            "m, meta, _ = load_model('musicnn-mtt')\n"
+            f"predict_file(m, meta, {str(long)!r})\n"
         )
         emb = (
             "from musicrep.embed import Embedder\n"
-            f"Embedder('musicnn').files([{str(long)!r}], {str(tmp / 'o')!r}, progress=False)\n"
+            f"Embedder('musicnn-mtt').files([{str(long)!r}], {str(tmp / 'o')!r}, progress=False)\n"
         )
-        rss = [
-            ("embed, musicnn, 1-hour file (default workers)", rss_command(emb, args.threads)),
-            (
-                "predict before (whole file decoded, chunks copied)",
-                rss_command(whole, args.threads),
-            ),
-            ("predict now (streamed)", rss_command(stream, args.threads)),
-        ]
+        if not args.side_only:
+            rss = [
+                (
+                    "`musicrep embed --model musicnn-mtt` (default workers)",
+                    rss_command(emb, args.threads),
+                ),
+                ("`musicrep predict --model musicnn-mtt`", rss_command(predict, args.threads)),
+            ]
     cmd = "python benchmarks/embed.py --pipeline " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     lines += [
         PIPELINE_SECTION,
         "",
         f"Command: `{cmd.strip()}` ({dt.date.today()}, {cpu_model()}, torch "
         f"{__import__('torch').__version__}, {args.threads} torch threads, batch {args.batch}; "
-        "untrained musicnn, synthetic 16 kHz WAVs (noise + tones); one run each, so expect "
-        "~10% noise from other jobs on the machine).",
+        "musicnn = the shipped `musicnn-mtt` (the musicnn package's MTT_musicnn, converted); "
+        "synthetic 16 kHz WAVs (noise + tones)).",
         "",
-        f"Side by side, {args.clips} files x {args.clip_seconds:g} s, in one run: median of "
-        f"{args.rounds} interleaved rounds (Ray rows: one run each):",
+        f"Side by side on the same {args.clips} files x {args.clip_seconds:g} s, in one run: "
+        "each case runs in a fresh process (imports, model load and one warm-up file untimed; "
+        f"`OMP_NUM_THREADS={args.threads}`, `OPENBLAS_NUM_THREADS=1`), cases interleaved "
+        f"(A B A B ...) for {args.rounds} rounds; median [min-max]. CPU = the process's user + "
+        "system time, less sensitive than wall time to other jobs on this shared machine. "
+        "musicrep covers each file to its end (a 10 s file: 4 windows of 2.98 s, the last "
+        "zero-padded); the package drops the partial last patch (3 patches). Ray rows: one run "
+        "each, in this process.",
         "",
-        "| extractor | seconds | audio s/s | vs reference |",
-        "|---|---:|---:|---:|",
+        "| extractor | wall s | audio s/s | vs reference (wall) | CPU s | vs reference (CPU) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for label, t in side:
-        lines.append(f"| {label} | {t:.2f} | {audio / t:.1f} | {t_ref / t:.2f}x |")
+    ref_c = float(np.median(ref_cpu))
+    for label, rows in side:
+        w = [r["wall"] for r in rows]
+        c = [r["cpu"] for r in rows]
+        mw, mc = float(np.median(w)), float(np.median(c))
+        lines.append(
+            f"| {label} | {mw:.2f} [{min(w):.2f}-{max(w):.2f}] | {audio / mw:.1f} | "
+            f"{t_ref / mw:.2f}x [{min(ref_wall) / max(w):.2f}-{max(ref_wall) / min(w):.2f}] | "
+            f"{mc:.2f} | {ref_c / mc:.2f}x |"
+        )
     for label, t in ray_rows:
         rate = f"{audio / t:.1f}" if label.startswith("--engine") else "—"
         ratio = f"{t_ref / t:.2f}x" if label.startswith("--engine") else "—"
-        lines.append(f"| {label} | {t:.2f} | {rate} | {ratio} |")
-    lines += [
-        "",
-        "Cost per audio second by file length (musicnn, default workers):",
-        "",
-        "| file length | files | audio s | seconds | ms per audio s |",
-        "|---:|---:|---:|---:|---:|",
-    ]
+        lines.append(f"| {label} | {t:.2f} | {rate} | {ratio} | | |")
+    loads = [r["load"] for rows in runs.values() for r in rows]
+    lines.append("")
+    lines.append(f"1-minute load average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
+    if rows_cost:
+        lines += [
+            "",
+            "Cost per audio second by file length (`musicnn-mtt`, default workers):",
+            "",
+            "| file length | files | audio s | seconds | ms per audio s |",
+            "|---:|---:|---:|---:|---:|",
+        ]
     for seconds, count, a, t in rows_cost:
         lines.append(f"| {seconds:g} s | {count} | {a:.0f} | {t:.2f} | {1000 * t / a:.2f} |")
-    lines += [
-        "",
-        f"Peak RSS of a fresh process, {args.hour_seconds:g} s file (musicnn):",
-        "",
-        "| case | peak RSS (GB) |",
-        "|---|---:|",
-    ]
+    if rss:
+        lines += [
+            "",
+            f"Peak RSS of a fresh process, {args.hour_seconds:g} s file:",
+            "",
+            "| case | peak RSS (GB) |",
+            "|---|---:|",
+        ]
     for label, gb in rss:
         lines.append(f"| {label} | {gb:.2f} |")
     text = "\n".join(lines) + "\n"
@@ -539,6 +628,14 @@ def main() -> int:
     p.add_argument(
         "--rounds", type=int, default=3, help="--pipeline: interleaved side-by-side rounds (3)"
     )
+    p.add_argument(
+        "--bf16", action="store_true", help="--pipeline: also time --precision bf16 on the CPU"
+    )
+    p.add_argument(
+        "--side-only",
+        action="store_true",
+        help="--pipeline: only the side-by-side table (no cost rows, no RSS; implies --no-write)",
+    )
     p.add_argument("--clips", type=int, default=20, help="--pipeline: side-by-side files (20)")
     p.add_argument("--clip-seconds", type=float, default=10.0, help="their length (10 s)")
     p.add_argument(
@@ -549,14 +646,20 @@ def main() -> int:
         metavar="SECONDS:FILES",
         help="--pipeline cost cases (10:12 60:2 600:1 3600:1)",
     )
+    p.add_argument("--side-child", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     p.add_argument(
         "--rss-child", nargs=3, metavar=("MODEL", "PATH", "MODE"), help=argparse.SUPPRESS
     )
     args = p.parse_args()
+    if args.side_child:
+        side_child(*args.side_child, threads=args.threads, batch=args.batch)
+        return 0
     if args.rss_child:
         rss_child(*args.rss_child, threads=args.threads, batch=args.batch)
         return 0
     if args.pipeline:
+        if args.side_only:
+            args.no_write, args.cost_cases = True, []
         return pipeline_main(args)
 
     from musicrep.models import list_models

@@ -334,6 +334,9 @@ def test_rerun_skips_existing_overwrite_rewrites_and_combine_is_complete(folder,
     other = Embedder(TinyEncoder(), layer="conv")  # another model: its outputs are not reused
     report = other.files([folder / "a.wav"], out, progress=False)
     assert "made by model" in report.failed[0][1]
+    (out / "a.npz").write_bytes(b"PK\x03\x04 interrupted")  # a damaged kept output
+    report = tiny.files([folder / "a.wav"], out, progress=False)
+    assert "is unreadable" in report.failed[0][1] and "--overwrite" in report.failed[0][1]
 
 
 def test_outputs_are_atomic_when_a_write_fails(folder, tmp_path, tiny, monkeypatch):
@@ -452,6 +455,24 @@ def test_short_batches_are_packed_across_files(varied, tmp_path):
     # 8 files of 1 to 27 windows: one forward pass per 16 windows, not one per file
     total = sum(calls)
     assert len(calls) == -(-total // 16) and all(c == 16 for c in calls[:-1])
+
+
+def test_cpu_forward_runs_in_sub_batches_with_the_same_outputs(tmp_path, monkeypatch):
+    import musicrep.embed.pipeline as pipeline
+
+    sf.write(tmp_path / "x.wav", _noise(2.0, seed=5), SR)  # 20 windows
+    whole = Embedder(TinyEncoder(), batch_size=16)
+    assert whole.forward_batch == 16  # tiny layer outputs: the whole batch at once
+    monkeypatch.setattr(pipeline, "CPU_TENSOR_BYTES", 2 * 6 * 199 * 4)  # conv output, 2 windows
+    split = Embedder(TinyEncoder(), batch_size=16)
+    assert split.forward_batch == 2 and split.batch_size == 16
+    sizes = []
+    real = split._forward
+    split._forward = lambda x: sizes.append(len(x)) or real(x)
+    a, b = whole.file(tmp_path / "x.wav"), split.file(tmp_path / "x.wav")
+    assert sizes == [2] * 10
+    np.testing.assert_allclose(b[0], a[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(b[1], a[1])
 
 
 def test_shards_write_the_same_files_as_one_job(varied, tmp_path):

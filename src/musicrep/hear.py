@@ -30,7 +30,8 @@ baseline: the HEAR validator and quick checks run in seconds). Options (all opti
   largest hop HEAR recommends: music transcription is scored with a 50 ms onset tolerance);
 * ``window_seconds``: window length (default: the model's native input; zoo models are rebuilt
   for another length, keeping trained weights when they do not depend on it);
-* ``batch_size`` (windows per forward pass, 32), ``layer`` (see :mod:`musicrep.embed`),
+* ``batch_size`` (windows per forward pass, 32; on the CPU fewer when the model's layer outputs
+  are large, as :class:`~musicrep.embed.Embedder`'s ``forward_batch``), ``layer`` (see :mod:`musicrep.embed`),
   ``seed`` (untrained zoo encoders, 0).
 
 Framing (timestamp embeddings)
@@ -119,6 +120,7 @@ class HearModel(nn.Module):
         self.window_samples = int(embedding.window_samples)
         self.hop_ms = float(hop_ms)
         self.batch_size = int(batch_size)
+        self._cpu_batch: int | None = None  # cpu_sub_batch, measured on first use
         if self.sample_rate not in HEAR_SAMPLE_RATES:
             warnings.warn(
                 f"{embedding.name} runs at {self.sample_rate} Hz; HEAR tasks come at "
@@ -142,6 +144,17 @@ class HearModel(nn.Module):
             f"embedding_size={self.timestamp_embedding_size}"
         )
 
+    def _forward_batch(self, device: torch.device) -> int:
+        """``batch_size`` on a GPU; on the CPU at most what keeps the largest layer output
+        under 32 MiB (:func:`musicrep.embed.pipeline.cpu_sub_batch`)."""
+        if device.type != "cpu":
+            return self.batch_size
+        if self._cpu_batch is None:
+            from musicrep.embed.pipeline import cpu_sub_batch
+
+            self._cpu_batch = cpu_sub_batch(self.embedding, self.window_samples, self.batch_size)
+        return self._cpu_batch
+
     def _embed_windows(self, padded: Tensor, starts: np.ndarray, out: Tensor) -> None:
         """Fill ``out (n_sounds, T, D)`` with the embeddings of windows ``padded[i, s:s+W]``."""
         n_sounds = padded.shape[0]
@@ -150,8 +163,9 @@ class HearModel(nn.Module):
         starts_t = torch.as_tensor(starts, device=padded.device)
         total = n_sounds * n_frames
         device = self.device
-        for a in range(0, total, self.batch_size):
-            flat = torch.arange(a, min(a + self.batch_size, total), device=padded.device)
+        step = self._forward_batch(device)
+        for a in range(0, total, step):
+            flat = torch.arange(a, min(a + step, total), device=padded.device)
             sound, frame = flat // n_frames, flat % n_frames
             index = starts_t[frame][:, None] + offsets[None, :]
             windows = padded[sound[:, None], index].to(device)

@@ -513,6 +513,7 @@ def predict_file(
     batch_size: int = 16,
     device: str | torch.device | None = None,
     stats: dict | None = None,
+    nan_policy: str = "raise",
 ) -> np.ndarray:
     """Label probabilities of a whole audio file.
 
@@ -533,6 +534,9 @@ def predict_file(
     stats : dict, optional
         Filled with ``seconds`` (audio length) and ``peak`` (largest ``|sample|``), for the
         warnings of :func:`musicrep.embed.input_warnings`.
+    nan_policy : {"raise", "zero"}
+        NaN/Inf samples: an AudioError, or replaced with 0 with a warning
+        (:mod:`musicrep.audio`).
 
     Returns
     -------
@@ -546,6 +550,8 @@ def predict_file(
     """
     from musicrep import audio
     from musicrep.evaluate_tracks import activation_for
+
+    audio._check_nan_policy(nan_policy)
 
     if not meta.get("task"):
         raise ConfigError(
@@ -570,11 +576,11 @@ def predict_file(
     try:
         with torch.inference_mode():
             total, n, actual, peak = _predict_stream(
-                model, act, path, sr, n_in, length, batch_size, device
+                model, act, path, sr, n_in, length, batch_size, device, nan_policy
             )
             if actual != length:  # header length was off: offsets from the true length
                 total, n, actual, peak = _predict_stream(
-                    model, act, path, sr, n_in, actual, batch_size, device
+                    model, act, path, sr, n_in, actual, batch_size, device, nan_policy
                 )
     finally:
         model.train(was_training)
@@ -583,7 +589,7 @@ def predict_file(
     return (total / n).cpu().numpy()
 
 
-def _predict_stream(model, act, path, sr, n_in, length, batch_size, device):
+def _predict_stream(model, act, path, sr, n_in, length, batch_size, device, nan_policy="raise"):
     """One streamed pass: chunk offsets planned for ``length`` samples (see predict_file).
 
     Returns ``(sum of chunk probabilities, chunks, samples decoded, peak |x|)``.
@@ -608,7 +614,8 @@ def _predict_stream(model, act, path, sr, n_in, length, batch_size, device):
         p = act(model(x).float()).sum(dim=0)
         total = p if total is None else total + p
 
-    for block in audio.blocks(path, sr=sr, block_seconds=max(30.0, 2 * n_in / sr)):
+    seconds = max(30.0, 2 * n_in / sr)
+    for block in audio.blocks(path, sr=sr, block_seconds=seconds, nan_policy=nan_policy):
         if not len(block):
             continue
         seen += len(block)

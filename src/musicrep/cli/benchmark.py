@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from musicrep.cli._options import add_nan_policy
+
 EPILOG = """\
 examples:
   musicrep benchmark --tasks corpus-style,corpus-instrument,corpus-tags \\
@@ -120,12 +122,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     emb.add_argument("--batch-size", type=int, default=16, metavar="N", help="windows per pass")
     emb.add_argument("--device", default="cpu", help="cpu, cuda, ... (cpu)")
-    emb.add_argument(
-        "--nan-policy",
-        choices=["raise", "zero"],
-        default="raise",
-        help="what to do with NaN/Inf samples in an audio file: raise (the file fails, default) or zero (replace them with 0 and warn)",
-    )
+    add_nan_policy(emb)
     ref = p.add_argument_group("COALA reproduction")
     ref.add_argument(
         "--reference",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from musicrep.cli._options import add_nan_policy, print_nan_hint
+
 EPILOG = """\
 examples:
   musicrep embed song.wav --model models/hcnn --out emb/
@@ -36,7 +38,8 @@ input gets OUT/<name>.npz (files found in a folder keep their sub-folder) with
 input, for probing with scikit-learn. Existing outputs are kept (an interrupted run resumes)
 unless --overwrite; every file is written atomically. Unreadable inputs are listed at the end
 and the others go on; the exit status is 1 if any input failed. Files shorter than 0.25 s or
-digitally silent are embedded but listed as warnings. A missing input or a bad --hop is an
+digitally silent are embedded but listed as warnings; a file with NaN/Inf samples fails unless
+--nan-policy zero (they become 0, with a warning). A missing input or a bad --hop is an
 argument error before any work, and --combine never replaces a file with an empty one.
 
 Speed: --workers threads decode, resample and window files ahead of the model, and windows of
@@ -124,6 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="i/N",
         help="embed only shard i of N (0-based) of the inputs, for job arrays",
     )
+    add_nan_policy(p)
     p.add_argument("--seed", type=int, default=0, help="seed of untrained zoo encoders (0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -156,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         precision=args.precision,
+        nan_policy=args.nan_policy,
     )
     print(
         f"model {embedder.name}: {embedder.sample_rate} Hz, window "
@@ -175,4 +180,5 @@ def run(args: argparse.Namespace) -> int:
         address=args.address,
     )
     _summary(report)
+    print_nan_hint(report.failed, sys.stderr)
     return 1 if report.failed else 0

@@ -188,11 +188,9 @@ def _embed(args: argparse.Namespace) -> str:
             print(f"  {path}: {reason}", file=sys.stderr)
         if len(entry.failed) > 10:
             print(f"  ... and {len(entry.failed) - 10} more", file=sys.stderr)
-        from musicrep.embeddings.cache import nan_hint
+        from musicrep.cli._options import print_nan_hint
 
-        hint = nan_hint(entry.failed)
-        if hint:
-            print(f"musicrep: hint: {hint}", file=sys.stderr)
+        print_nan_hint(entry.failed, sys.stderr)
     return str(entry.npz)
 
 

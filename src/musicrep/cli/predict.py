@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from musicrep.cli._options import add_nan_policy, print_nan_hint
+
 EPILOG = """\
 examples:
   musicrep predict song.wav --model musicnn-mtt --top 5     # shipped pretrained tagger
@@ -17,7 +19,8 @@ Each file is decoded at the model's rate, covered by chunks of the model's input
 chunk probabilities (sigmoid for tags, softmax for classes) are averaged. Files are streamed,
 so memory does not grow with their length. Files that cannot be read are reported and the others
 go on; the exit status is 1 if any file failed. Files shorter than 0.25 s or digitally silent
-are predicted but get a warning (their probabilities mean little).
+are predicted but get a warning (their probabilities mean little). A file with NaN/Inf samples
+fails unless --nan-policy zero (they become 0, with a warning).
 """
 
 
@@ -40,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=10, metavar="K", help="labels shown per file")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    add_nan_policy(p)
     p.set_defaults(func=run)
 
 
@@ -72,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         stats: dict = {}
         try:
-            probs = predict_file(model, meta, path, device=device, stats=stats)
+            probs = predict_file(
+                model, meta, path, device=device, stats=stats, nan_policy=args.nan_policy
+            )
         except AudioError as exc:
             failed.append({"path": path, "reason": exc.reason})
             print(f"musicrep: {path}: {exc.reason}", file=sys.stderr)
@@ -105,5 +111,6 @@ def run(args: argparse.Namespace) -> int:
             f"musicrep: {len(failed)} of {len(args.files)} file(s) could not be read",
             file=sys.stderr,
         )
+        print_nan_hint([(f["path"], f["reason"]) for f in failed], sys.stderr)
         return 1
     return 0

@@ -2,14 +2,16 @@
 
 The job is the local engine's: the driver collects the inputs, plans output names, keeps
 existing outputs (resume), writes every output atomically and reports failures, all in
-:meth:`~musicrep.embed.Embedder.files`. Only the computation moves to Ray Data:
+:mod:`musicrep.embed.output`. Only the computation moves to Ray Data:
 
 1. a dataset of the files still to embed (one row per file, in input order);
 2. ``map`` in Ray **CPU tasks**: decode, resample and cut each file into windows
-   (:meth:`Embedder._load`, the same code as the local workers), or record why it failed;
+   (:func:`~musicrep.embed.pipeline.load_windows`, the same code as the local workers), or
+   record why it failed;
 3. ``map_batches`` on an **actor pool**: each actor holds the model (built once from the same
    description, seed and layer; on a GPU when ``device`` is ``cuda``: one GPU per actor) and
-   runs the windows of several files packed into full batches (:class:`musicrep.embed._Packer`);
+   runs the windows of several files packed into full batches
+   (:class:`musicrep.embed.pipeline._Packer`);
 4. the driver streams the results back and writes them.
 
 Whole files travel through Ray's object store as windows, so a very long file costs its
@@ -63,13 +65,14 @@ def _from_bytes(b: bytes) -> np.ndarray | None:
 
 def _decode(row: dict, spec: dict, hop_s: float, scene_lane: bool) -> dict:
     """Ray task body: one file -> its windows (or the error), as a row of bytes columns."""
+    from musicrep.embed.pipeline import load_windows
     from musicrep.errors import AudioError
 
     emb = _embedder(spec, "cpu")
     out = {"i": row["i"], "error": "", "n": 0, "peak": 0.0}
     out.update(ts=b"", scene=b"", starts=b"", valid=b"", clip=b"")
     try:
-        loaded = emb._load(Path(row["src"]), hop_s, scene_lane, limit=False)
+        loaded = load_windows(emb, Path(row["src"]), hop_s, scene_lane, limit=False)
     except MusicrepError as exc:
         out["error"] = exc.reason if isinstance(exc, AudioError) else exc.message
         return out
@@ -92,7 +95,7 @@ class _Model:
         self.embedder = _embedder(spec, device)
 
     def __call__(self, batch: dict) -> dict:
-        from musicrep.embed import _Loaded, _Packer
+        from musicrep.embed.pipeline import _Loaded, _Packer
 
         packer = _Packer(self.embedder)
         keys = list(range(len(batch["i"])))
@@ -124,7 +127,7 @@ _CACHE: dict = {}
 
 def _embedder(spec: dict, device: str):
     """One Embedder per worker process and device (Ray reuses workers)."""
-    from musicrep.embed import Embedder
+    from musicrep.embed.embedder import Embedder
 
     key = (repr(sorted((k, repr(v)) for k, v in spec.items())), device)
     if key not in _CACHE:
@@ -140,8 +143,9 @@ def ray_compute(
     address: str | None = None,
     actors: int | None = None,
 ) -> Iterator[tuple[tuple[int, Path, Path], tuple | BaseException]]:
-    """The Ray version of ``Embedder._compute``: same jobs in, same outcomes out, in order."""
-    from musicrep.embed import _Loaded
+    """The Ray version of :func:`~musicrep.embed.local.local_compute`: same jobs in, same
+    outcomes out, in order."""
+    from musicrep.embed.pipeline import _Loaded, finish
 
     ray = _require_ray()
     if not todo:
@@ -190,4 +194,4 @@ def ray_compute(
             item.outs = [[_from_bytes(r["ts_emb"])]]
             if r["sc_emb"]:
                 item.outs.append([_from_bytes(r["sc_emb"])])
-            yield job, embedder._finish(item, hop)
+            yield job, finish(embedder, item, hop)
