@@ -89,6 +89,9 @@ class GradientBlending(TaggingObjective):
     """
 
     model_options = ("dropout",)
+    #: the best checkpoint is chosen by the valid loss of the joint head (the exported model):
+    #: the weighted total ``val/loss`` is not comparable across epochs once the weights change
+    monitor = ("val/loss_joint", "min")
 
     def __init__(
         self,
