@@ -5,7 +5,7 @@ Per task it trains (``musicrep train``) the four single-view nets (mel, gammaton
 waveform; ``configs/multiview_single.yaml``), scores late fusion of those four
 (``musicrep evaluate --ensemble``: mean track posterior), and trains the 4-view network with
 the joint head alone (concatenation), uniform branch weights and online G-Blend weights
-(``configs/multiview_{uniform,gblend}.yaml``). It then times training steps of the 4-view
+(``configs/multiview_{concat,uniform,gblend}.yaml``). It then times training steps of the 4-view
 network and of each single view on random audio (training throughput, clips/s) and writes:
 
     OUT/report.md        test metric per method and task, G-Blend weights per epoch,
@@ -48,9 +48,9 @@ from _common import cpu_model, load_average, update_section  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = ["mel", "gammatone", "cqt", "wave"]
 TASKS = {"style": "style.csv", "instrument": "instrument.csv", "tags": "tags.csv"}
-#: multi-view methods -> (recipe, objective.weighting)
+#: multi-view methods -> (recipe, its objective.weighting)
 WEIGHTED = {
-    "concat": ("configs/multiview_uniform.yaml", "joint"),
+    "concat": ("configs/multiview_concat.yaml", "joint"),
     "uniform": ("configs/multiview_uniform.yaml", "uniform"),
     "gblend": ("configs/multiview_gblend.yaml", "gblend"),
 }
@@ -74,10 +74,14 @@ def run(cmd: list[str], quiet: bool) -> float:
     return time.perf_counter() - t0
 
 
+#: wall times of an earlier invocation (--resume keeps them for the runs it keeps)
+PREVIOUS_SECONDS: dict[str, float] = {}
+
+
 def train(recipe: str, manifest: Path, out: Path, args, sets: list[str]) -> dict:
     if args.resume and (out / "results.json").exists():
         res = json.loads((out / "results.json").read_text())
-        res.setdefault("_seconds", None)
+        res["_seconds"] = PREVIOUS_SECONDS.get(str(out))
         return res
     cmd = [
         cli(),
@@ -144,18 +148,25 @@ def throughput(args) -> list[dict]:
         cfg = resolve_config(raw)
         torch.manual_seed(0)
         encoder, objective = build_parts(cfg, "singlelabel", [str(i) for i in range(10)])
-        encoder.train()
-        objective.train()
+        dev = torch.device(args.throughput_device)
+        encoder.to(dev).train()
+        objective.to(dev).train()
         params = [p for g in objective.param_groups(encoder) for p in g["params"]]
         opt = torch.optim.Adam(params, lr=1e-3)
         b = args.batch_size
-        batch = {"wave": 0.1 * torch.randn(b, args.samples), "target": torch.randint(0, 10, (b,))}
+        batch = {
+            "wave": 0.1 * torch.randn(b, args.samples, device=dev),
+            "target": torch.randint(0, 10, (b,), device=dev),
+        }
+        sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
         times = []
         for i in range(args.throughput_steps + 2):
+            sync()
             t0 = time.perf_counter()
             opt.zero_grad()
             objective(encoder, batch)["loss"].backward()
             opt.step()
+            sync()
             if i >= 2:  # two warm-up steps
                 times.append(time.perf_counter() - t0)
         times.sort()
@@ -260,8 +271,8 @@ def report(doc: dict, args) -> str:
     lines += [
         f"Training throughput (optimisation steps on random audio, batch {args.batch_size} x "
         f"{args.samples / 16000:g} s, median of {args.throughput_steps} steps after 2 warm-up "
-        f"steps, {doc['cpu']}, {torch.get_num_threads()} threads, load average "
-        f"{doc['load_average']} at the end; a shared machine: compare rows):",
+        f"steps, {doc['device']}, load average {doc['load_average']:.1f} at the end; "
+        "a shared machine: compare rows):",
         "",
         "| model | parameters | step (s) | clips/s | audio s / s |",
         "|---|---|---|---|---|",
@@ -338,7 +349,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--chunks", type=int, default=4, help="test chunks per track")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--throughput-steps", type=int, default=5)
+    p.add_argument("--throughput-steps", type=int, default=5, help="timed training steps")
+    p.add_argument("--throughput-device", default="cpu", help="device of the throughput steps")
     p.add_argument("--resume", action="store_true", help="keep runs that have results")
     p.add_argument("--readme", action="store_true", help="write into benchmarks/README.md")
     p.add_argument("--quiet", action="store_true", help="no training output")
@@ -352,6 +364,11 @@ def main() -> None:
     from musicrep.utils import write_json_atomic, write_text_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.resume and (args.out / "results.json").exists():
+        prev = json.loads((args.out / "results.json").read_text())
+        for task, secs in prev.get("seconds", {}).items():
+            for method, value in secs.items():
+                PREVIOUS_SECONDS[str((args.out / "runs" / task / method).resolve())] = value
     t_start = time.perf_counter()
     doc: dict = {"table": {}, "weights": {}, "seconds": {}, "n_test": {}, "chance": {}, "runs": {}}
     for task in args.tasks:
@@ -372,7 +389,10 @@ def main() -> None:
         fused = late_fusion(
             [runs / f"single-{v}" for v in VIEWS], manifest, runs / "late-fusion.json", args
         )
-        row["late-fusion"], secs["late-fusion"] = metric(fused, task), time.perf_counter() - t0
+        lf_seconds = time.perf_counter() - t0
+        if args.resume and str(runs / "late-fusion") in PREVIOUS_SECONDS:
+            lf_seconds = PREVIOUS_SECONDS[str(runs / "late-fusion")]
+        row["late-fusion"], secs["late-fusion"] = metric(fused, task), lf_seconds
         res_all["late-fusion"] = fused
         for method, (recipe, weighting) in WEIGHTED.items():
             res = train(recipe, manifest, runs / method, args, [f"objective.weighting={weighting}"])
@@ -385,6 +405,10 @@ def main() -> None:
         write_json_atomic(args.out / "results.json", {**doc, "args": vars(args)})
     doc["throughput"] = throughput(args)
     doc["cpu"], doc["load_average"] = cpu_model(), load_average()
+    if args.throughput_device.startswith("cuda"):
+        doc["device"] = torch.cuda.get_device_name(torch.device(args.throughput_device))
+    else:
+        doc["device"] = f"{doc['cpu']}, {torch.get_num_threads()} threads"
     summary = args.corpus / "summary.txt"
     built = (
         [x for x in summary.read_text().splitlines() if "Built with" in x]
