@@ -308,8 +308,10 @@ def findings(doc: dict) -> list[str]:
         g, c, u, lf = row["gblend"], row["concat"], row["uniform"], row["late-fusion"]
         order = sorted(row, key=row.get, reverse=True)
         step = "" if task == "tags" else f" (1 test track = {100 / n:.1f} points)"
+        rank = 1 + sum(v > g for v in row.values())
         out.append(
-            f"{task}: best {order[0]} {row[order[0]]:.3f}; G-Blend {g:.3f} vs uniform {u:.3f} "
+            f"{task}: best {order[0]} {row[order[0]]:.3f}; G-Blend ranks {rank} of {len(row)}, "
+            f"{g:.3f} vs uniform {u:.3f} "
             f"({g - u:+.3f}), vs concatenation {c:.3f} ({g - c:+.3f}), vs late fusion "
             f"{lf:.3f} ({g - lf:+.3f}), vs the best single view {best_single:.3f} "
             f"({g - best_single:+.3f}){step}; blending "
