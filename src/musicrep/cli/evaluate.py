@@ -60,9 +60,11 @@ and per-fold value, the rows left out. Exit status 0 on success, 2 on a usage/da
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="score embeddings on a labelled manifest with a probe (COALA / HEAR protocol)",
+        help="score embeddings with a probe (COALA / HEAR protocol), or an ensemble of "
+        "trained classifiers (late fusion)",
         description="Train a small probe on frozen embeddings and report test metrics "
-        "(mean ± std over repeated runs, or over folds).",
+        "(mean ± std over repeated runs, or over folds); or, with --ensemble, score the mean "
+        "track posterior of trained classifiers (late fusion).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
