@@ -101,6 +101,7 @@ def train(recipe: str, manifest: Path, out: Path, args, sets: list[str]) -> dict
         f"model.input_samples={args.samples}",
         f"training.batch_size={args.batch_size}",
         f"evaluation.chunks={args.chunks}",
+        f"data.valid_chunks={args.valid_chunks}",
         "data.num_workers=0",
         *sets,
     ]
@@ -217,6 +218,7 @@ def report(doc: dict, args) -> str:
         "flock /tmp/musicrep-cpu.lock python benchmarks/multiview_reproduction.py "
         f"--corpus {args.corpus} --out {args.out} --epochs {args.epochs} "
         f"--samples {args.samples} --batch-size {args.batch_size} --chunks {args.chunks} "
+        f"--valid-chunks {args.valid_chunks} "
         f"--seed {args.seed}" + (" --readme" if args.readme else "")
     )
     head = "| method | " + " | ".join(
@@ -229,7 +231,7 @@ def report(doc: dict, args) -> str:
         f"{doc['corpus_summary']}). Size (CPU): {args.epochs} epochs, "
         f"{args.samples / 16000:g}-s crops, batch {args.batch_size}, Adam 1e-3, seed "
         f"{args.seed}, one run per cell; test metric at track level ({args.chunks} chunks per "
-        "track), best checkpoint on the valid split. Sub-networks as the recipes "
+        f"track), best checkpoint on the valid split ({args.valid_chunks} chunks per track). Sub-networks as the recipes "
         "(`configs/multiview_*.yaml`: mel/gammatone/CQT 64 bands into a 4-layer 2-D CNN, "
         "waveform into a 6-layer sample-level CNN; 4-view net "
         f"{doc['throughput'][0]['params'] / 1e6:.2f} M parameters with its heads).",
@@ -350,6 +352,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=32000, help="crop length, 16 kHz samples")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--chunks", type=int, default=4, help="test chunks per track")
+    p.add_argument("--valid-chunks", type=int, default=4, help="valid chunks per track")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--throughput-steps", type=int, default=5, help="timed training steps")
     p.add_argument("--throughput-device", default="cpu", help="device of the throughput steps")
