@@ -5,7 +5,8 @@ import math
 import pytest
 
 from musicrep.errors import ConfigError
-from musicrep.objectives.gblend import OnlineGradientBlending, gblend_raw, gblend_weights
+from musicrep.objectives.gblend import gblend_raw, gblend_weights
+from musicrep.objectives.weighting import WEIGHTINGS, create_weighting
 
 # Made-up curves: "good" keeps generalising with little overfitting, "over" overfits
 # (train drops, valid barely moves), "stuck" stops generalising at checkpoint 2.
@@ -43,32 +44,77 @@ def test_raw_single_branch_value():
     assert gblend_raw(1.0, 1.1, 0.8, 0.9, eps=1e-4) == pytest.approx(0.2 / 1e-4)
 
 
-def test_online_tracker_smoothing_floor_and_history():
+def test_registered_weighting_smoothing_floor_and_state():
+    """The ``gblend`` scheme of the weighting registry, fed epoch by epoch."""
+    import torch
+
+    assert "gblend" in WEIGHTINGS.names()
     beta, floor = 0.5, 0.1
-    g = OnlineGradientBlending(list(TRAIN), smoothing=beta, floor=floor)
-    w0 = g.update(at(0, TRAIN), at(0, VALID), step=0)
+    g = create_weighting({"name": "gblend", "smoothing": beta, "floor": floor}, list(TRAIN))
+    assert g.weights() == pytest.approx({k: 1 / 3 for k in TRAIN})
+    g.epoch_end(at(0, TRAIN), valid=at(0, VALID))
+    w0 = g.weights()
     assert w0 == pytest.approx({k: 1 / 3 for k in TRAIN})  # first checkpoint only records
-    w1 = g.update(at(1, TRAIN), at(1, VALID), step=10)
+    g.epoch_end(at(1, TRAIN), valid=at(1, VALID))
+    w1 = g.weights()
     d1 = direct(1)
     smoothed = {k: beta / 3 + (1 - beta) * d1[k] for k in TRAIN}
     assert min(smoothed.values()) >= floor  # floor inactive here
-    assert w1 == pytest.approx(smoothed)
-    w2 = g.update(at(2, TRAIN), at(2, VALID), step=20)
+    assert w1 == pytest.approx(smoothed, abs=1e-6)
+    g.epoch_end(at(2, TRAIN), valid=at(2, VALID))
+    w2 = g.weights()
     d2 = direct(2)
     pre = {k: beta * w1[k] + (1 - beta) * d2[k] for k in TRAIN}
-    assert min(w2.values()) >= floor - 1e-12 and sum(w2.values()) == pytest.approx(1.0)
+    assert min(w2.values()) >= floor - 1e-6 and sum(w2.values()) == pytest.approx(1.0)
     low = [k for k in pre if pre[k] < floor]
+    assert low  # the floor is active at this checkpoint
+    assert d2["stuck"] == 0.0  # its held-out loss rose: raw weight 0
     for k in low:
         assert w2[k] == pytest.approx(floor)
     rest = [k for k in pre if k not in low]
     mass = sum(pre[k] for k in rest)
     for k in rest:
-        assert w2[k] == pytest.approx(pre[k] / mass * (1 - floor * len(low)))
-    assert [s for s, _ in g.history] == [0, 10, 20]
-    state = g.state_dict()
-    h = OnlineGradientBlending(list(TRAIN))
-    h.load_state_dict(state)
-    assert h.weights == g.weights and h.history == g.history
+        assert w2[k] == pytest.approx(pre[k] / mass * (1 - floor * len(low)), abs=1e-6)
+    # combine = sum_k w_k L_k with the current weights
+    losses = {k: torch.tensor(float(i + 1)) for i, k in enumerate(TRAIN)}
+    total = g.combine(losses)
+    assert float(total) == pytest.approx(sum(w2[k] * float(losses[k]) for k in TRAIN), abs=1e-6)
+    # the state (weights, last checkpoint) resumes through state_dict
+    h = create_weighting({"name": "gblend", "smoothing": beta, "floor": floor}, list(TRAIN))
+    h.load_state_dict(g.state_dict())
+    assert h.weights() == pytest.approx(w2)
+    more_t = {k: v * 0.9 for k, v in at(2, TRAIN).items()}
+    more_v = {k: v * 0.95 for k, v in at(2, VALID).items()}
+    g.epoch_end(more_t, valid=more_v)
+    h.epoch_end(more_t, valid=more_v)
+    assert h.weights() == pytest.approx(g.weights())
+
+
+def test_update_every_skips_epochs_between_checkpoints():
+    g = create_weighting(
+        {"name": "gblend", "update_every": 2, "smoothing": 0, "floor": 0}, list(TRAIN)
+    )
+    g.epoch_end(at(0, TRAIN), valid=at(0, VALID))  # checkpoint 1 (records)
+    g.epoch_end(at(1, TRAIN), valid=at(1, VALID))  # between checkpoints: ignored
+    assert g.weights() == pytest.approx({k: 1 / 3 for k in TRAIN})
+    g.epoch_end(at(2, TRAIN), valid=at(2, VALID))  # checkpoint 2: compares epochs 0 and 2
+    raw = {
+        k: max(VALID[k][0] - VALID[k][2], 0)
+        / (((VALID[k][2] - TRAIN[k][2]) - (VALID[k][0] - TRAIN[k][0])) ** 2 + 1e-8)
+        for k in TRAIN
+    }
+    z = sum(raw.values())
+    assert g.weights() == pytest.approx({k: v / z for k, v in raw.items()}, abs=1e-6)
+
+
+def test_gblend_weighting_needs_valid_losses_and_sane_knobs():
+    g = create_weighting("gblend", list(TRAIN))
+    with pytest.raises(ConfigError, match="held-out"):
+        g.epoch_end(at(0, TRAIN))
+    with pytest.raises(ConfigError):
+        create_weighting({"name": "gblend", "floor": 0.4}, list(TRAIN))
+    with pytest.raises(ConfigError):
+        create_weighting({"name": "gblend", "update_every": 0}, list(TRAIN))
 
 
 def test_no_branch_generalises_gives_uniform():

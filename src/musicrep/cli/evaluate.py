@@ -1,4 +1,5 @@
-"""``musicrep evaluate``: score frozen embeddings with a downstream probe (COALA or HEAR)."""
+"""``musicrep evaluate``: score frozen embeddings with a downstream probe (COALA or HEAR), or
+an ensemble of trained classifiers by averaging their posteriors (late fusion)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ examples:
   musicrep evaluate --model models/hcnn --manifest data/corpus/tags.csv --protocol hear
   musicrep evaluate --embeddings emb/us8k.npz --manifest us8k.csv --repeats 10   (10 folds)
   musicrep evaluate --embeddings emb/vox.npz --manifest veri_test2.txt          (EER, minDCF)
+  musicrep evaluate --ensemble runs/single-mel runs/single-cqt --manifest data/corpus/style.csv
+                                                    (late fusion of trained classifiers)
 
 inputs:
   --embeddings  an .npz with 'paths' (N,) and 'embeddings' (N, D), as written by
@@ -22,6 +25,12 @@ inputs:
   --model       a zoo/exported model (name, folder) or a baseline such as mfcc: the manifest's
                 files are embedded first and cached in --cache (reused on the next run; the
                 cache key covers the model's weights, the files, the seed and the device).
+
+  --ensemble    two or more trained classifiers (training run folders or exported tagging
+                models with the same labels): no probe; each model's track posteriors on
+                --split (chunk probabilities averaged per track, --chunks chunks per track) are
+                averaged over the models and scored, beside each model alone. This is the
+                late-fusion baseline of multi-view classification (Phan et al. 2021).
 
 protocols:
   coala  StandardScaler (training rows) + sklearn MLPClassifier(hidden_layer_sizes=(256,)) with
@@ -51,9 +60,11 @@ and per-fold value, the rows left out. Exit status 0 on success, 2 on a usage/da
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="score embeddings on a labelled manifest with a probe (COALA / HEAR protocol)",
+        help="score embeddings with a probe (COALA / HEAR protocol), or an ensemble of "
+        "trained classifiers (late fusion)",
         description="Train a small probe on frozen embeddings and report test metrics "
-        "(mean ± std over repeated runs, or over folds).",
+        "(mean ± std over repeated runs, or over folds); or, with --ensemble, score the mean "
+        "track posterior of trained classifiers (late fusion).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -68,6 +79,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME|DIR",
         help="embed the manifest's files with this model first (pretrained name such as "
         "musicnn-mtt, exported folder, run folder, untrained:ZOO_NAME, or mfcc)",
+    )
+    src.add_argument(
+        "--ensemble",
+        nargs="+",
+        metavar="MODEL",
+        help="late fusion: average the track posteriors of these trained classifiers (run "
+        "folders or exported tagging models) and score the average",
     )
     p.add_argument(
         "--manifest",
@@ -142,6 +160,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="raise",
         help="what to do with NaN/Inf samples in an audio file: raise (the file fails, default) or zero (replace them with 0 and warn)",
     )
+    ens = p.add_argument_group("--ensemble mode")
+    ens.add_argument(
+        "--split", default="test", metavar="SPLIT", help="manifest split scored (test)"
+    )
+    ens.add_argument("--chunks", type=int, default=16, metavar="N", help="chunks per track (16)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -199,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
     from musicrep.evaluate import evaluate, format_table
     from musicrep.utils import environment_info, write_json_atomic
 
+    if args.ensemble:
+        return run_ensemble(args)
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be >= 1; got {args.repeats}")
     if args.grid_points < 1:
@@ -240,6 +265,50 @@ def run(args: argparse.Namespace) -> int:
             },
             "environment": environment_info(),
             "result": result.to_dict(),
+        }
+        write_json_atomic(args.out, doc)
+        print(f"musicrep: results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    """``--ensemble``: late fusion of trained classifiers (:mod:`musicrep.late_fusion`)."""
+    from musicrep.errors import ConfigError
+    from musicrep.late_fusion import evaluate_late_fusion
+    from musicrep.utils import environment_info, write_json_atomic
+
+    if args.chunks < 1:
+        raise ConfigError(f"--chunks must be >= 1; got {args.chunks}")
+    result = evaluate_late_fusion(
+        args.ensemble,
+        args.manifest,
+        split=args.split,
+        chunks=args.chunks,
+        device=args.device or _auto_device(),
+        batch_size=args.batch_size,
+        show_progress=not args.quiet,
+    )
+    names = [*result["per_model"], "late fusion (mean posterior)"]
+    values = [*result["per_model"].values(), result["metrics"]]
+    metrics = list(result["metrics"])
+    width = max(len(n) for n in names)
+    print(f"{result['task']}, split {args.split}, {result['n_tracks']} tracks")
+    print(f"{'model':<{width}}  " + "  ".join(f"{m:>10}" for m in metrics))
+    for name, row in zip(names, values):
+        print(
+            f"{name:<{width}}  " + "  ".join(f"{row.get(m, float('nan')):>10.4f}" for m in metrics)
+        )
+    if args.out:
+        doc = {
+            "command": "musicrep evaluate --ensemble",
+            "arguments": {
+                "ensemble": list(args.ensemble),
+                "manifest": args.manifest,
+                "split": args.split,
+                "chunks": args.chunks,
+            },
+            "environment": environment_info(),
+            "result": result,
         }
         write_json_atomic(args.out, doc)
         print(f"musicrep: results written to {args.out}", file=sys.stderr)

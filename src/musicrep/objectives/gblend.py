@@ -18,15 +18,17 @@ two successive checkpoints ``N`` and ``N+n``:
   (renormalised after the floor).
 
 [open] The paper's update period, smoothing, floor and treatment of ``dG <= 0`` were not
-retrievable; they are the knobs of :class:`OnlineGradientBlending` and of the recipe.
+retrievable; they are the knobs of the ``gblend`` loss weighting and of the recipe.
 
-The rule is a pure function (:func:`gblend_weights`) plus a small stateful tracker
-(:class:`OnlineGradientBlending`) so that a registry of loss-weighting schemes can wrap it.
+This module is the rule as pure functions (:func:`gblend_weights`); the online scheme that
+applies it during training is the ``gblend`` weighting of
+:mod:`musicrep.objectives.weighting` (``create_weighting("gblend", tasks)``), the same
+interface as the multi-task weightings (``equal``, ``dwa``, ``uncertainty``, ``gradnorm``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from musicrep.errors import ConfigError
 
@@ -44,7 +46,7 @@ def gblend_raw(
     return max(d_g, 0.0) / (d_o * d_o + eps)
 
 
-def _floor_normalise(weights: dict[str, float], floor: float) -> dict[str, float]:
+def floor_normalise(weights: dict[str, float], floor: float) -> dict[str, float]:
     """Normalise to sum 1, then raise every weight to ``floor`` and renormalise the rest.
 
     The weights at the floor stay exactly at it; the others share ``1 - floor * n_floored``
@@ -108,71 +110,10 @@ def gblend_weights(
     raw = {
         k: gblend_raw(train_prev[k], valid_prev[k], train_now[k], valid_now[k], eps) for k in names
     }
-    new = _floor_normalise(raw, 0.0)
+    new = floor_normalise(raw, 0.0)
     if previous is not None and smoothing > 0:
         new = {k: smoothing * previous[k] + (1.0 - smoothing) * new[k] for k in names}
-    return _floor_normalise(new, floor)
+    return floor_normalise(new, floor)
 
 
-class OnlineGradientBlending:
-    """Online G-Blend: feed branch losses at each checkpoint, read the current weights.
-
-    Parameters
-    ----------
-    branches : sequence of str
-        Branch names (e.g. ``["joint", "mel", "gammatone", "cqt", "wave"]``).
-    smoothing, floor, eps : float
-        See :func:`gblend_weights`.
-    initial : mapping, optional
-        Weights before the first update (default uniform).
-
-    The weights change from the second checkpoint on (the first one only records losses).
-    :attr:`history` keeps ``(step, weights)`` of every update for logging and plotting.
-    """
-
-    def __init__(
-        self,
-        branches: Sequence[str],
-        smoothing: float = 0.0,
-        floor: float = 0.0,
-        eps: float = 1e-8,
-        initial: Mapping[str, float] | None = None,
-    ):
-        self.branches = list(branches)
-        if not self.branches or len(set(self.branches)) != len(self.branches):
-            raise ConfigError(f"branches must be distinct and non-empty; got {self.branches}")
-        self.smoothing, self.floor, self.eps = float(smoothing), float(floor), float(eps)
-        init = dict(initial) if initial else {k: 1.0 for k in self.branches}
-        self.weights = _floor_normalise({k: float(init[k]) for k in self.branches}, self.floor)
-        self._prev: tuple[dict[str, float], dict[str, float]] | None = None
-        self.history: list[tuple[int, dict[str, float]]] = []
-
-    def update(
-        self, train: Mapping[str, float], valid: Mapping[str, float], step: int = 0
-    ) -> dict[str, float]:
-        """Record the losses of one checkpoint and return the (possibly new) weights."""
-        train = {k: float(train[k]) for k in self.branches}
-        valid = {k: float(valid[k]) for k in self.branches}
-        if self._prev is not None:
-            self.weights = gblend_weights(
-                self._prev[0],
-                self._prev[1],
-                train,
-                valid,
-                previous=self.weights,
-                smoothing=self.smoothing,
-                floor=self.floor,
-                eps=self.eps,
-            )
-        self._prev = (train, valid)
-        self.history.append((int(step), dict(self.weights)))
-        return dict(self.weights)
-
-    def state_dict(self) -> dict:
-        return {"weights": dict(self.weights), "prev": self._prev, "history": list(self.history)}
-
-    def load_state_dict(self, state: Mapping) -> None:
-        self.weights = dict(state["weights"])
-        prev = state.get("prev")
-        self._prev = (dict(prev[0]), dict(prev[1])) if prev else None
-        self.history = [(int(s), dict(w)) for s, w in state.get("history", [])]
+__all__ = ["floor_normalise", "gblend_raw", "gblend_weights"]

@@ -13,9 +13,10 @@ the gradient-blending branches of a multi-view objective...) can use or register
   Kendall's log-variance penalty or GradNorm's gradient loss);
 - ``scheme.weights()`` -> dict ``task -> float``: the current weights (logged every epoch as
   ``weight/<task>``);
-- ``scheme.epoch_end(mean_losses)`` after each training epoch with the epoch's mean per-task
-  losses (DWA uses them); ``scheme.step_end()`` after each optimiser step (GradNorm
-  renormalises its weights);
+- ``scheme.epoch_end(mean_losses, valid=None)`` after each training epoch with the epoch's
+  mean per-task losses (DWA uses them) and, from objectives that measure them, the per-task
+  losses on the held-out (valid) split (G-Blend needs them); ``scheme.step_end()`` after each
+  optimiser step (GradNorm renormalises its weights);
 - ``scheme.param_groups()``: optimiser groups for learned weights (with their own ``lr`` when
   the method prescribes one).
 
@@ -32,6 +33,9 @@ Registered here (``WEIGHTINGS``):
 ``gradnorm``    GradNorm (Chen et al., 2018): learned ``w_i`` whose gradient norms on the
                 shared parameters are pulled to ``mean(G) * (L_i(t)/L_i(0) / mean)^alpha``;
                 renormalised to ``sum w = K`` after every step
+``gblend``      online gradient blending (Wang, Tran & Feiszli 2020; Phan et al. 2021):
+                ``w_i ~ max(dG_i, 0) / dO_i^2`` from train and held-out losses at two
+                checkpoints (:mod:`musicrep.objectives.gblend`), sum 1, smoothed, floored
 ==============  ======================================================================
 
 A new scheme: subclass :class:`LossWeighting`, implement :meth:`LossWeighting.current`
@@ -111,8 +115,11 @@ class LossWeighting(nn.Module):
         w = self.current(dummy)
         return {t: float(v) for t, v in zip(self.tasks, w.tolist(), strict=True)}
 
-    def epoch_end(self, mean_losses: Mapping[str, float]) -> None:
-        """Called after each training epoch with its mean per-task losses."""
+    def epoch_end(
+        self, mean_losses: Mapping[str, float], valid: Mapping[str, float] | None = None
+    ) -> None:
+        """Called after each training epoch with its mean per-task losses (and, when the
+        objective measures them, the per-task losses on the valid split)."""
 
     def step_end(self) -> None:
         """Called after each optimiser step."""
@@ -204,7 +211,7 @@ class DynamicWeightAverage(LossWeighting):
         r = self.history[1] / self.history[0].clamp_min(1e-12)
         return (len(self.tasks) * torch.softmax(r / self.temperature, dim=0)).to(losses.device)
 
-    def epoch_end(self, mean_losses):
+    def epoch_end(self, mean_losses, valid=None):
         values = torch.tensor([float(mean_losses[t]) for t in self.tasks])
         self.history[0] = self.history[1].clone()
         self.history[1] = values.to(self.history.device)
@@ -278,6 +285,94 @@ class GradNorm(LossWeighting):
         return [group]
 
 
+@WEIGHTINGS.register("gblend")
+class GradientBlendingWeighting(LossWeighting):
+    """Online G-Blend weights from train and held-out losses (the rule:
+    :func:`musicrep.objectives.gblend.gblend_weights`).
+
+    Every ``update_every`` epochs is a checkpoint: ``epoch_end(train, valid=...)`` records the
+    epoch-mean train losses and the valid losses; from the second checkpoint on the weights
+    are re-estimated from the losses at this checkpoint and the previous one, normalised to sum
+    1, smoothed with the weights in use and floored. Until then they are ``initial`` (uniform
+    1/K by default), floored. Needs an objective that measures per-task valid losses (the
+    ``gradient_blending`` objective does); the test split is never involved.
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        The branches (e.g. ``joint, mel, gammatone, cqt, wave``).
+    update_every : int
+        Epochs between checkpoints ([open] the paper's period was not retrievable; 1).
+    smoothing : float
+        ``beta`` of ``w = beta * w_prev + (1 - beta) * w_new`` ([open]; 0.5).
+    floor : float
+        Minimum weight, so that no branch stops learning entirely ([open]; 0.02; 0 lets a
+        branch whose held-out loss stopped dropping get weight 0).
+    eps : float
+        Added to ``dO**2``.
+    initial : mapping or sequence, optional
+        Weights before the first re-estimation (normalised to sum 1).
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[str],
+        update_every: int = 1,
+        smoothing: float = 0.5,
+        floor: float = 0.02,
+        eps: float = 1e-8,
+        initial: Mapping[str, float] | Sequence | None = None,
+    ):
+        from musicrep.objectives.gblend import floor_normalise
+
+        super().__init__(tasks, initial)
+        if int(update_every) < 1:
+            raise ConfigError(f"gblend update_every must be >= 1; got {update_every}")
+        if not 0.0 <= float(smoothing) < 1.0:
+            raise ConfigError(f"gblend smoothing must be in [0, 1); got {smoothing}")
+        if float(floor) < 0 or float(floor) * len(self.tasks) >= 1.0:
+            raise ConfigError(f"gblend floor must be in [0, 1/{len(self.tasks)}); got {floor}")
+        self.update_every, self.eps = int(update_every), float(eps)
+        self.smoothing, self.floor = float(smoothing), float(floor)
+        start = floor_normalise(dict(zip(self.tasks, self.fixed.tolist())), self.floor)
+        self.fixed.copy_(torch.tensor([start[t] for t in self.tasks]))
+        # losses at the last checkpoint ([train, valid]) and the number of epochs seen
+        self.register_buffer("checkpoint", torch.zeros(2, len(self.tasks), dtype=torch.float64))
+        self.register_buffer("has_checkpoint", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("epochs", torch.zeros((), dtype=torch.long))
+
+    def epoch_end(self, mean_losses, valid=None):
+        from musicrep.objectives.gblend import gblend_weights
+
+        if valid is None:
+            raise ConfigError(
+                "weighting gblend needs each task's held-out (valid) loss at the end of an epoch",
+                "use it with an objective that measures them (objective: gradient_blending)",
+            )
+        self.epochs += 1
+        if (int(self.epochs) - 1) % self.update_every:
+            return
+        train_now = {t: float(mean_losses[t]) for t in self.tasks}
+        valid_now = {t: float(valid[t]) for t in self.tasks}
+        if bool(self.has_checkpoint):
+            prev_t, prev_v = self.checkpoint.tolist()
+            new = gblend_weights(
+                dict(zip(self.tasks, prev_t)),
+                dict(zip(self.tasks, prev_v)),
+                train_now,
+                valid_now,
+                previous=dict(zip(self.tasks, self.fixed.tolist())),
+                smoothing=self.smoothing,
+                floor=self.floor,
+                eps=self.eps,
+            )
+            self.fixed.copy_(torch.tensor([new[t] for t in self.tasks]))
+        self.checkpoint.copy_(
+            torch.tensor([[train_now[t] for t in self.tasks], [valid_now[t] for t in self.tasks]])
+        )
+        self.has_checkpoint.fill_(True)
+
+
 def create_weighting(spec: str | Mapping[str, Any], tasks: Sequence[str]) -> LossWeighting:
     """Build a scheme from a recipe value: a name (``"dwa"``) or ``{"name": ..., **options}``."""
     if isinstance(spec, str):
@@ -296,6 +391,7 @@ __all__ = [
     "WEIGHTINGS",
     "DynamicWeightAverage",
     "GradNorm",
+    "GradientBlendingWeighting",
     "InverseInitialWeighting",
     "LossWeighting",
     "UncertaintyWeighting",
