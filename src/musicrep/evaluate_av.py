@@ -90,6 +90,8 @@ def embed_av(
     from musicrep.utils import progress
 
     encoder = model.encoder
+    if frames is None:
+        frames = dict(getattr(model, "frames", None) or {})
     views = [
         View("wave", kind="track", chunks=int(chunks)),
         View("frames", kind="frames", source="wave", options=dict(frames or {})),
@@ -140,7 +142,12 @@ def trial_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """``(enroll rows, test rows, target labels, trials left out)`` of a trial list against
     embedded utterances ``paths`` (trials naming a file that was not embedded are left out and
-    counted); without ``trials`` every pair of utterances (same label = target)."""
+    counted); without ``trials`` every pair of utterances (same label = target).
+
+    A trial path matches an utterance with the same absolute path (relative trial paths are
+    resolved against the trials file's folder), else one whose trailing path components equal
+    the trial's relative path (so the official Vox1-O list, ``id10270/x6uYqmx31kE/00001.wav``,
+    works wherever the file lies); an ambiguous tail matches nothing."""
     if trials is None:
         n = len(paths)
         if n < 2:
@@ -152,9 +159,28 @@ def trial_rows(
 
     t = read_trials(trials)
     index = {str(p): i for i, p in enumerate(paths)}
+    by_tail: dict[int, dict[tuple, int | None]] = {}
+
+    def find(p: Path) -> int | None:
+        i = index.get(os.path.abspath(p))
+        if i is not None:
+            return i
+        try:
+            tail = Path(p).relative_to(t.root).parts
+        except ValueError:
+            return None
+        k = len(tail)
+        if k not in by_tail:  # trailing k components -> row (None when ambiguous)
+            table: dict[tuple, int | None] = {}
+            for row, q in enumerate(paths):
+                key = q.parts[-k:]
+                table[key] = None if key in table else row
+            by_tail[k] = table
+        return by_tail[k].get(tuple(tail))
+
     enroll, test, keep = [], [], []
     for j, (e, s) in enumerate(zip(t.enroll, t.test)):
-        ie, it = index.get(os.path.abspath(e)), index.get(os.path.abspath(s))
+        ie, it = find(e), find(s)
         if ie is not None and it is not None:
             enroll.append(ie)
             test.append(it)
@@ -164,8 +190,8 @@ def trial_rows(
         raise ConfigError(
             f"{trials}: none of the {len(t)} trials names an utterance of the evaluated split "
             f"(first enrolment file: {example})",
-            "trial paths are resolved against the trials file's folder and must match the "
-            "manifest's audio paths",
+            "trial paths must match the manifest's audio paths (absolute, relative to the "
+            "trials file's folder, or by their trailing components)",
         )
     return (
         np.asarray(enroll),

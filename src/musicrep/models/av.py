@@ -243,9 +243,12 @@ class AVModel(nn.Module):
 
     export_kind = "av"
 
-    def __init__(self, audio_encoder: nn.Module, head: nn.Module):
+    def __init__(self, audio_encoder: nn.Module, head: nn.Module, frames: dict | None = None):
         super().__init__()
         self.audio_encoder, self.head = audio_encoder, head
+        #: options of the frames the model was trained on (size, fps, num_frames...), reused
+        #: by the evaluation (:mod:`musicrep.evaluate_av`)
+        self.frames = dict(frames or {})
 
     @property
     def encoder(self) -> nn.Module:
@@ -257,7 +260,8 @@ class AVModel(nn.Module):
 
     @property
     def config(self) -> dict:
-        return {"audio": dict(getattr(self.audio_encoder, "config", {}) or {}), **self.head.config}
+        audio = dict(getattr(self.audio_encoder, "config", {}) or {})
+        return {"audio": audio, **self.head.config, "frames": dict(self.frames)}
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.head.audio_embedding(self.audio_encoder(wave))
@@ -326,6 +330,7 @@ def build_av_head(config: dict) -> nn.Module:
     visual = VisualEncoder(**cfg.pop("visual"))
     audio_dim, classes = cfg.pop("audio_dim"), cfg.pop("num_classes")
     cfg.pop("audio", None)
+    cfg.pop("frames", None)
     if fusion == "shared":
         return SharedAVHead(audio_dim, visual, classes, **cfg)
     if fusion == "concat":
@@ -339,9 +344,10 @@ def build_av_model(config: dict) -> AVModel:
 
     head = build_av_head(config)
     audio = rebuild_encoder(config["audio"])
-    if head.fusion == "shared":
-        return SharedClassifierAV(audio, head=head)
-    return ConcatFusion(audio, head=head)
+    cls = SharedClassifierAV if head.fusion == "shared" else ConcatFusion
+    model = cls(audio, head=head)
+    model.frames = dict(config.get("frames") or {})
+    return model
 
 
 def av_verification_table(

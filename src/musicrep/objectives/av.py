@@ -96,9 +96,10 @@ class _AVObjective(Objective):
     def export_model(self, encoder):
         from musicrep.models.av import ConcatFusion, SharedClassifierAV
 
-        if self.head.fusion == "shared":
-            return SharedClassifierAV(encoder, head=self.head)
-        return ConcatFusion(encoder, head=self.head)
+        cls = SharedClassifierAV if self.head.fusion == "shared" else ConcatFusion
+        model = cls(encoder, head=self.head)
+        model.frames = dict(self.frames)
+        return model
 
     def export_info(self) -> dict[str, Any]:
         return {"vocab": self.vocab, "task": "singlelabel"} if self.vocab else {}
@@ -114,7 +115,6 @@ class _AVObjective(Objective):
             data.manifest,
             trials=trials,
             split=data.split,
-            frames=self.frames,
             chunks=self.eval_chunks,
             batch_size=max(1, data.batch_size // self.eval_chunks),
             device=data.device,
