@@ -261,7 +261,8 @@ class AVModel(nn.Module):
     @property
     def config(self) -> dict:
         audio = dict(getattr(self.audio_encoder, "config", {}) or {})
-        return {"audio": audio, **self.head.config, "frames": dict(self.frames)}
+        name = "av_shared" if self.head.fusion == "shared" else "av_fusion"
+        return {"name": name, "audio": audio, **self.head.config, "frames": dict(self.frames)}
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.head.audio_embedding(self.audio_encoder(wave))
@@ -329,8 +330,8 @@ def build_av_head(config: dict) -> nn.Module:
     fusion = cfg.pop("fusion", None)
     visual = VisualEncoder(**cfg.pop("visual"))
     audio_dim, classes = cfg.pop("audio_dim"), cfg.pop("num_classes")
-    cfg.pop("audio", None)
-    cfg.pop("frames", None)
+    for key in ("name", "audio", "frames"):
+        cfg.pop(key, None)
     if fusion == "shared":
         return SharedAVHead(audio_dim, visual, classes, **cfg)
     if fusion == "concat":

@@ -102,7 +102,9 @@ class _AVObjective(Objective):
         return model
 
     def export_info(self) -> dict[str, Any]:
-        return {"vocab": self.vocab, "task": "singlelabel"} if self.vocab else {}
+        # no vocab/task: the exported model is a verification (embedding) model, not a
+        # classifier of the training speakers (musicrep predict refuses it)
+        return {}
 
     @torch.no_grad()
     def evaluate(self, encoder, data) -> dict | None:
