@@ -1,15 +1,15 @@
 """VoxCeleb1/2 (Nagrani et al. 2017, Chung et al. 2018): speaker verification, audio + faces.
 
-Expected layout (a local copy; audio as WAV, as VoxCeleb1 ships it; VoxCeleb2's ``.m4a`` files
-must be converted to WAV first, e.g. with ffmpeg, keeping the folder layout)::
+Expected layout (a local copy; audio as WAV, as VoxCeleb1 ships it, in ``wav/`` with VoxCeleb1
+dev and test merged; VoxCeleb2's ``.m4a`` files must be converted to WAV first, e.g. with
+ffmpeg, keeping the folder layout; videos are VoxCeleb2's ``mp4`` release, face crops extracted
+by any tool go in a frames folder, one sub-folder of images (optional ``fps.txt``, default 25)
+or one uint8 ``(time, H, W, 3)`` ``.npy`` per utterance)::
 
-    ROOT/wav/<speaker id>/<youtube id>/<utt>.wav          audio (VoxCeleb1 dev+test merged,
-                                                          or VoxCeleb2 converted)
-    ROOT/mp4/<speaker id>/<youtube id>/<utt>.mp4          face videos (VoxCeleb2's mp4 release)
-      or ROOT/frames/<speaker id>/<youtube id>/<utt>/*.jpg face crops, one folder per utterance
-                                                          (optional fps.txt; default 25)
-      or ROOT/frames/<speaker id>/<youtube id>/<utt>.npy  uint8 (time, H, W, 3) arrays
-    ROOT/veri_test2.txt                                   the Vox1-O trial list (optional)
+    ROOT/wav/<speaker id>/<youtube id>/<utt>.wav          audio
+    ROOT/mp4/<speaker id>/<youtube id>/<utt>.mp4          videos, or
+    ROOT/frames/<speaker id>/<youtube id>/<utt>/*.jpg     face frames (or <utt>.npy)
+    ROOT/veri_test2.txt                                   Vox1-O trials (optional)
 
 The video folder is ``--video-dir`` (default: the first of ``mp4``, ``video``, ``frames``,
 ``faces`` under ROOT); an utterance without its video is kept with an empty ``video`` cell
