@@ -289,3 +289,20 @@ def test_voxceleb_adapter_on_a_fake_layout(tmp_path):
     assert len(res.manifest) == 22 and len(res.skipped) == 2
     with pytest.raises(ConfigError, match="wav"):
         prepare("voxceleb", tmp_path / "out", tmp_path / "x.csv")
+
+
+@pytest.mark.parametrize("recipe", ["av_shared", "av_fusion"])
+def test_av_recipes_build(recipe):
+    """The shipped recipes' options are valid: their encoder and objective build."""
+    from musicrep.training import load_recipe, resolve_config
+    from musicrep.training.run import build_parts
+
+    cfg = resolve_config(load_recipe(Path(__file__).parent.parent / "configs" / f"{recipe}.yaml"))
+    encoder, objective = build_parts(cfg, "singlelabel", [f"s{i}" for i in range(5)])
+    assert [v.kind for v in objective.training_views()] == ["crop", "frames"]
+    model = objective.export_model(encoder)
+    assert model.cross_modal is (recipe == "av_shared")
+    wave, frames = torch.randn(2, encoder.input_samples) * 0.1, torch.rand(2, 3, 3, 48, 48)
+    with torch.no_grad():
+        emb = model.eval().embed(wave, frames)
+    assert emb["fused"].shape[0] == 2 and emb["audio"].shape == model(wave).shape
