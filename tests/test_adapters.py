@@ -538,6 +538,7 @@ def test_registry_names_aliases_and_options(tmp_path):
         "nsynth",
         "speechcommands",
         "urbansound8k",
+        "voxceleb",
     ]
     assert adapter_class("US8K") is adapter_class("urbansound8k")
     assert adapter_class("mtat").name == "magnatagatune"

@@ -48,7 +48,7 @@ def test_shared_classifier_is_one_layer_for_both_modalities():
     assert ga.abs().sum() > 0 and gv.abs().sum() > 0
     model = SharedClassifierAV(Linear(4, 16), VisualEncoder(16, channels=4, blocks=1), 5, dim=8)
     heads = [n for n, p in model.named_parameters() if p.shape[0] == 5]
-    assert heads == ["classifier.linear.weight", "classifier.linear.bias"]
+    assert heads == ["head.classifier.linear.weight", "head.classifier.linear.bias"]
 
 
 def test_margin_logits_match_the_formula():

@@ -28,9 +28,10 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def write_clips(root: Path, task: str | None, seconds: float = 1.5) -> Path:
+def write_clips(root: Path, task: str | None, seconds: float = 1.5, video: bool = False) -> Path:
     """8 training, 2 validation and 2 test clips (tones + noise) with labels as ``task`` says
-    (none for label-free objectives)."""
+    (none for label-free objectives); with ``video``, each clip also gets face frames (a
+    ``.npy`` array at 25 frames/s whose colour follows the class) in a ``video`` column."""
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     t = np.arange(int(seconds * SR)) / SR
@@ -42,9 +43,14 @@ def write_clips(root: Path, task: str | None, seconds: float = 1.5) -> Path:
         sf.write(root / f"{i:02d}.wav", x.astype(np.float32), SR)
         name = ["low", "mid", "high"][i % 3]
         labels = {"multilabel": f"{name};tone", "singlelabel": name, None: ""}[task]
-        rows.append(f"{i:02d}.wav,{labels},{split}")
+        rows.append(f"{i:02d}.wav,{labels},{split}" + (f",{i:02d}.npy" if video else ""))
+        if video:
+            frames = rng.integers(0, 40, (int(seconds * 25), 16, 16, 3)).astype(np.uint8)
+            frames[..., i % 3] += 200
+            np.save(root / f"{i:02d}.npy", frames)
     manifest = root / "manifest.csv"
-    manifest.write_text("path,labels,split\n" + "\n".join(rows) + "\n")
+    header = "path,labels,split" + (",video" if video else "")
+    manifest.write_text(header + "\n" + "\n".join(rows) + "\n")
     return manifest
 
 
@@ -74,7 +80,9 @@ def test_objective_trains_exports_reloads_and_embeds(name, tmp_path):
     )
 
     example = _example(name)
-    manifest = write_clips(tmp_path / "data", example.get("task"))
+    manifest = write_clips(
+        tmp_path / "data", example.get("task"), video=example.get("video", False)
+    )
     cfg = resolve_config(
         {
             "model": example.get("model"),

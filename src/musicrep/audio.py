@@ -77,6 +77,7 @@ __all__ = [
     "RESAMPLE_QUALITY",
     "blocks",
     "chunk",
+    "chunk_offsets",
     "equally_spaced_chunks",
     "info",
     "load",
@@ -623,10 +624,17 @@ def equally_spaced_chunks(
     if len(wave) <= length:
         one = _pad_to(wave, length, pad)
         return np.repeat(one[None, :], n, axis=0)
-    span = len(wave) - length
-    if endpoint:
-        offsets = np.rint(np.linspace(0, span, n)).astype(np.int64)
-    else:
-        offsets = np.arange(n, dtype=np.int64) * (span // n)
+    offsets = chunk_offsets(len(wave), length, n, endpoint=endpoint)
     index = offsets[:, None] + np.arange(length)[None, :]
     return wave[index]
+
+
+def chunk_offsets(total: int, length: int, n: int, *, endpoint: bool = True) -> np.ndarray:
+    """Start samples of the ``n`` chunks of :func:`equally_spaced_chunks` for a signal of
+    ``total`` samples (all 0 when it is not longer than ``length``)."""
+    span = int(total) - int(length)
+    if span <= 0:
+        return np.zeros(int(n), dtype=np.int64)
+    if endpoint:
+        return np.rint(np.linspace(0, span, int(n))).astype(np.int64)
+    return np.arange(int(n), dtype=np.int64) * (span // int(n))

@@ -109,6 +109,13 @@ def _wavenet_model(meta: dict) -> nn.Module:
     return build_wavenet(meta["model"])
 
 
+@MODEL_KINDS.register("av")
+def _av_model(meta: dict) -> nn.Module:
+    from musicrep.models.av import build_av_model
+
+    return build_av_model(meta["model"])
+
+
 def model_kind(model: nn.Module) -> str:
     """The export kind of ``model`` (its ``export_kind``; ConfigError if it has none)."""
     kind = getattr(model, "export_kind", None)

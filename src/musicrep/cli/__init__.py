@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "musicrep.cli.predict",
     "musicrep.cli.embed",
     "musicrep.cli.evaluate",
+    "musicrep.cli.evaluate_av",
     "musicrep.cli.info",
     "musicrep.cli.analyze",
     "musicrep.cli.benchmark",
@@ -47,6 +48,8 @@ examples:
   musicrep benchmark --tasks corpus-style,corpus-tags --models mfcc,musicnn,runs/m --out reports/b
   musicrep analyze cca --model mfcc --manifest data/corpus/tags.csv --out reports/cca
   musicrep data prepare esc50 --root ~/data/ESC-50-master   (also gtzan, us8k, nsynth, mtat, ...)
+  musicrep evaluate-av --model runs/av_shared --manifest data/av-speakers/manifest.csv --out r/av
+                                   audio-visual speaker verification table (EER/minDCF)
   musicrep generate --lstm models/gen_lstm --wavenet models/gen_wavenet --style bach --out p.wav
                                    sample a score with an LSTM and render it with a WaveNet
   musicrep demo                    the whole pipeline on the built-in data (about 6 minutes)

@@ -63,6 +63,7 @@ class _Item:
     native_sr: int
     target: Any
     line: int | None
+    extra: dict[str, str] | None = None  # the manifest row's other columns (e.g. ``video``)
 
 
 # --------------------------------------------------------------------------- manifest helpers
@@ -161,7 +162,10 @@ def prepare_items(
         length = head.frames - start
         if duration is not None:
             length = min(length, max(1, int(round(float(duration) * sr))))
-        items.append(_Item(Path(row.path), start, length, sr, target, getattr(row, "line", None)))
+        extra = dict(getattr(row, "extra", None) or {})
+        items.append(
+            _Item(Path(row.path), start, length, sr, target, getattr(row, "line", None), extra)
+        )
     return items, skipped
 
 

@@ -35,7 +35,12 @@ from musicrep.errors import ConfigError
 
 __all__ = [
     "AV_CONDITIONS",
+    "AVModel",
+    "ConcatAVHead",
     "ConcatFusion",
+    "SharedAVHead",
+    "build_av_head",
+    "build_av_model",
     "SharedClassifier",
     "SharedClassifierAV",
     "VisualEncoder",
@@ -70,6 +75,11 @@ class VisualEncoder(nn.Module):
         self.cnn = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.proj = nn.Linear(c_in, embed_dim)
         self.embed_dim = embed_dim
+        self.config = {
+            "embed_dim": int(embed_dim),
+            "channels": int(channels),
+            "blocks": int(blocks),
+        }
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if frames.dim() != 5:
@@ -133,16 +143,17 @@ class SharedClassifier(nn.Module):
         return out
 
 
-class SharedClassifierAV(nn.Module):
-    """The multi-view AV model: audio and visual encoders, projections to ``dim``, and ONE
-    :class:`SharedClassifier`. ``audio_encoder`` is any :class:`~musicrep.models.Encoder`
-    (``(batch, samples)`` -> ``(batch, embed_dim)``)."""
+class SharedAVHead(nn.Module):
+    """Everything of the shared-classifier model but its audio encoder: the visual encoder,
+    the two projections to ``dim`` and ONE :class:`SharedClassifier` (the training objective
+    owns this part; :class:`SharedClassifierAV` joins it to the audio encoder)."""
 
     cross_modal = True
+    fusion = "shared"
 
     def __init__(
         self,
-        audio_encoder: nn.Module,
+        audio_dim: int,
         visual_encoder: nn.Module,
         num_classes: int,
         *,
@@ -151,50 +162,193 @@ class SharedClassifierAV(nn.Module):
         scale: float = 30.0,
     ):
         super().__init__()
-        self.audio_encoder, self.visual_encoder = audio_encoder, visual_encoder
-        self.audio_proj = nn.Linear(audio_encoder.embed_dim, dim)
+        self.visual_encoder = visual_encoder
+        self.audio_proj = nn.Linear(int(audio_dim), dim)
         self.visual_proj = nn.Linear(visual_encoder.embed_dim, dim)
         self.classifier = SharedClassifier(dim, num_classes, margin=margin, scale=scale)
+        self.config = {
+            "fusion": self.fusion,
+            "audio_dim": int(audio_dim),
+            "visual": dict(getattr(visual_encoder, "config", {}) or {}),
+            "num_classes": int(num_classes),
+            "dim": int(dim),
+            "margin": margin,
+            "scale": float(scale),
+        }
 
-    def embed(
-        self, wave: torch.Tensor, frames: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
-        e_a = self.audio_proj(self.audio_encoder(wave))
+    def audio_embedding(self, e_audio: torch.Tensor) -> torch.Tensor:
+        return self.audio_proj(e_audio)
+
+    def embed(self, e_audio, frames, mask=None) -> dict[str, torch.Tensor]:
+        e_a = self.audio_proj(e_audio)
         e_v = self.visual_proj(self.visual_encoder(frames, mask))
         fused = torch.cat([F.normalize(e_a, dim=-1), F.normalize(e_v, dim=-1)], -1)
         return {"audio": e_a, "visual": e_v, "fused": fused}
 
+    def loss(self, e_audio, frames, y, mask=None, weights=None) -> dict[str, torch.Tensor]:
+        e = self.embed(e_audio, frames, mask)
+        out = self.classifier.loss({"audio": e["audio"], "visual": e["visual"]}, y, weights)
+        with torch.no_grad():
+            for m in ("audio", "visual"):
+                out[f"acc_{m}"] = (self.classifier.logits(e[m]).argmax(-1) == y).float().mean()
+        return out
+
+
+class ConcatAVHead(nn.Module):
+    """The fusion baseline's part beyond the audio encoder: the visual encoder,
+    ``[e_a; e_v] -> Linear -> ReLU -> Linear(dim)`` and a speaker classifier on the result."""
+
+    cross_modal = False
+    fusion = "concat"
+
+    def __init__(self, audio_dim: int, visual_encoder: nn.Module, num_classes: int, dim=128):
+        super().__init__()
+        self.visual_encoder = visual_encoder
+        d = int(audio_dim) + visual_encoder.embed_dim
+        self.fuse = nn.Sequential(nn.Linear(d, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
+        self.classifier = nn.Linear(dim, num_classes)
+        self.config = {
+            "fusion": self.fusion,
+            "audio_dim": int(audio_dim),
+            "visual": dict(getattr(visual_encoder, "config", {}) or {}),
+            "num_classes": int(num_classes),
+            "dim": int(dim),
+        }
+
+    def audio_embedding(self, e_audio: torch.Tensor) -> torch.Tensor:
+        return e_audio
+
+    def embed(self, e_audio, frames, mask=None) -> dict[str, torch.Tensor]:
+        e_v = self.visual_encoder(frames, mask)
+        fused = self.fuse(torch.cat([e_audio, e_v], -1))
+        return {"audio": e_audio, "visual": e_v, "fused": fused}
+
+    def loss(self, e_audio, frames, y, mask=None, weights=None) -> dict[str, torch.Tensor]:
+        e = self.embed(e_audio, frames, mask)
+        logits = self.classifier(e["fused"])
+        loss = F.cross_entropy(logits, y)
+        acc = (logits.argmax(-1) == y).float().mean().detach()
+        return {"loss": loss, "loss_fused": loss.detach(), "acc_fused": acc}
+
+
+class AVModel(nn.Module):
+    """An audio encoder joined to an AV head (:class:`SharedAVHead` or :class:`ConcatAVHead`):
+    what the AV objectives export (kind ``"av"``, see :mod:`musicrep.io`).
+
+    ``model(wave)`` is the audio embedding the model scores (the projection of the shared
+    model, the encoder's output for the fusion baseline); ``model.embed(wave, frames, mask)``
+    gives ``audio``, ``visual`` and ``fused``; ``model.encoder`` is the audio encoder (what
+    ``musicrep embed`` uses).
+    """
+
+    export_kind = "av"
+
+    def __init__(self, audio_encoder: nn.Module, head: nn.Module, frames: dict | None = None):
+        super().__init__()
+        self.audio_encoder, self.head = audio_encoder, head
+        #: options of the frames the model was trained on (size, fps, num_frames...), reused
+        #: by the evaluation (:mod:`musicrep.evaluate_av`)
+        self.frames = dict(frames or {})
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.audio_encoder
+
+    @property
+    def cross_modal(self) -> bool:
+        return bool(self.head.cross_modal)
+
+    @property
+    def config(self) -> dict:
+        audio = dict(getattr(self.audio_encoder, "config", {}) or {})
+        name = "av_shared" if self.head.fusion == "shared" else "av_fusion"
+        return {"name": name, "audio": audio, **self.head.config, "frames": dict(self.frames)}
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.head.audio_embedding(self.audio_encoder(wave))
+
+    def embed(self, wave, frames, mask=None) -> dict[str, torch.Tensor]:
+        return self.head.embed(self.audio_encoder(wave), frames, mask)
+
     def loss(self, wave, frames, y, mask=None, weights=None) -> dict[str, torch.Tensor]:
-        e = self.embed(wave, frames, mask)
-        return self.classifier.loss({"audio": e["audio"], "visual": e["visual"]}, y, weights)
+        return self.head.loss(self.audio_encoder(wave), frames, y, mask, weights)
 
 
-class ConcatFusion(nn.Module):
+class SharedClassifierAV(AVModel):
+    """The multi-view AV model: audio and visual encoders, projections to ``dim``, and ONE
+    :class:`SharedClassifier`. ``audio_encoder`` is any :class:`~musicrep.models.Encoder`
+    (``(batch, samples)`` -> ``(batch, embed_dim)``); ``head`` joins an existing
+    :class:`SharedAVHead` instead of building one."""
+
+    def __init__(
+        self,
+        audio_encoder: nn.Module,
+        visual_encoder: nn.Module | None = None,
+        num_classes: int | None = None,
+        *,
+        dim: int = 128,
+        margin: float | None = None,
+        scale: float = 30.0,
+        head: SharedAVHead | None = None,
+    ):
+        if head is None:
+            head = SharedAVHead(
+                audio_encoder.embed_dim,
+                visual_encoder,
+                num_classes,
+                dim=dim,
+                margin=margin,
+                scale=scale,
+            )
+        super().__init__(audio_encoder, head)
+
+
+class ConcatFusion(AVModel):
     """Baseline: ``[e_a; e_v] -> Linear -> ReLU -> Linear(dim)`` -> speaker classifier.
 
     Unimodal embeddings are the encoders' own outputs (not in a common space); only the fused
     embedding is trained for verification, so cross-modal trials are refused.
     """
 
-    cross_modal = False
-
     def __init__(
-        self, audio_encoder: nn.Module, visual_encoder: nn.Module, num_classes: int, dim=128
+        self,
+        audio_encoder: nn.Module,
+        visual_encoder: nn.Module | None = None,
+        num_classes: int | None = None,
+        dim: int = 128,
+        *,
+        head: ConcatAVHead | None = None,
     ):
-        super().__init__()
-        self.audio_encoder, self.visual_encoder = audio_encoder, visual_encoder
-        d = audio_encoder.embed_dim + visual_encoder.embed_dim
-        self.fuse = nn.Sequential(nn.Linear(d, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
-        self.classifier = nn.Linear(dim, num_classes)
+        if head is None:
+            head = ConcatAVHead(audio_encoder.embed_dim, visual_encoder, num_classes, dim=dim)
+        super().__init__(audio_encoder, head)
 
-    def embed(self, wave, frames, mask=None) -> dict[str, torch.Tensor]:
-        e_a, e_v = self.audio_encoder(wave), self.visual_encoder(frames, mask)
-        return {"audio": e_a, "visual": e_v, "fused": self.fuse(torch.cat([e_a, e_v], -1))}
 
-    def loss(self, wave, frames, y, mask=None, weights=None) -> dict[str, torch.Tensor]:
-        e = self.embed(wave, frames, mask)
-        loss = F.cross_entropy(self.classifier(e["fused"]), y)
-        return {"loss": loss, "loss_fused": loss}
+def build_av_head(config: dict) -> nn.Module:
+    """An AV head from its ``config`` (:attr:`SharedAVHead.config` / :attr:`ConcatAVHead.config`)."""
+    cfg = dict(config)
+    fusion = cfg.pop("fusion", None)
+    visual = VisualEncoder(**cfg.pop("visual"))
+    audio_dim, classes = cfg.pop("audio_dim"), cfg.pop("num_classes")
+    for key in ("name", "audio", "frames"):
+        cfg.pop(key, None)
+    if fusion == "shared":
+        return SharedAVHead(audio_dim, visual, classes, **cfg)
+    if fusion == "concat":
+        return ConcatAVHead(audio_dim, visual, classes, **cfg)
+    raise ConfigError(f"unknown AV fusion {fusion!r}", "use 'shared' or 'concat'")
+
+
+def build_av_model(config: dict) -> AVModel:
+    """Rebuild an exported AV model (kind ``"av"``) from its ``config``."""
+    from musicrep.models import rebuild_encoder
+
+    head = build_av_head(config)
+    audio = rebuild_encoder(config["audio"])
+    cls = SharedClassifierAV if head.fusion == "shared" else ConcatFusion
+    model = cls(audio, head=head)
+    model.frames = dict(config.get("frames") or {})
+    return model
 
 
 def av_verification_table(

@@ -1,4 +1,5 @@
-"""Training objectives: supervised, COALA, CLMR, multi-task self-supervised (PASE+ workers).
+"""Training objectives: supervised, COALA, CLMR, multi-task self-supervised (PASE+ workers),
+generation, gradient blending, audio-visual speaker models.
 
 Every objective is an :class:`Objective` registered in :data:`OBJECTIVES` (the contract is in
 :mod:`musicrep.objectives.base`); recipes name one in their ``objective:`` section (default
@@ -7,6 +8,7 @@ single-label ones). A new objective module registers itself with
 ``@OBJECTIVES.register("name")`` and is imported below.
 """
 
+from musicrep.objectives import av as _av  # noqa: F401  (registers)
 from musicrep.objectives import coala as _coala  # noqa: F401  (registers)
 from musicrep.objectives import contrastive as _contrastive  # noqa: F401  (registers)
 from musicrep.objectives import generative as _generative  # noqa: F401  (registers)

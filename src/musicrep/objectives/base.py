@@ -65,7 +65,7 @@ TASKS = ("multilabel", "singlelabel")
 
 #: How a view's waveform is made (see :class:`View`); :mod:`musicrep.training.data` implements
 #: them and can register more.
-VIEW_KINDS = ("crop", "same", "other", "track")
+VIEW_KINDS = ("crop", "same", "other", "track", "frames")
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +84,15 @@ class View:
         - ``"other"``: a random crop of another clip of the split (a negative);
         - ``"track"``: the whole track as ``chunks`` equally spaced chunks,
           ``(chunks, samples)`` per item (the batch also carries ``"ok"``: whether the track
-          could be decoded).
+          could be decoded);
+        - ``"frames"``: the face frames (the manifest's ``video`` column) that show the audio
+          of the view named ``source`` (a crop or a track view), ``(time, 3, H, W)`` floats in
+          [0, 1] per crop (``(chunks, time, 3, H, W)`` for a track), plus
+          ``"<name>_mask"`` (False for frames past the end of the video); ``options``:
+          ``size`` (square side, default 48), ``fps`` (frames per second sampled, default
+          25), ``num_frames`` (that many frames spread over the window instead of every
+          ``1/fps``), ``column`` (default ``video``), ``source_fps`` (rate of ``.npy`` arrays
+          and image folders without ``fps.txt``, default 25).
         Extra kinds can be registered in :data:`musicrep.training.data.VIEW_MAKERS`.
     source : str, optional
         For ``kind="same"``: the view whose crop is reused.
@@ -100,6 +108,8 @@ class View:
         else the encoder's ``input_samples``).
     chunks : int, optional
         For ``kind="track"``: chunks per track; default the recipe's ``data.valid_chunks``.
+    options : dict, optional
+        Options of the view kind (``"frames"``: see above).
     """
 
     name: str
@@ -108,10 +118,11 @@ class View:
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None
     samples: int | None = None
     chunks: int | None = None
+    options: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.kind == "same" and not self.source:
-            raise ConfigError(f"view {self.name!r} of kind 'same' needs a source view")
+        if self.kind in ("same", "frames") and not self.source:
+            raise ConfigError(f"view {self.name!r} of kind {self.kind!r} needs a source view")
         if self.name in ("target", "index", "ok"):
             raise ConfigError(f"view name {self.name!r} is reserved")
 
@@ -280,7 +291,8 @@ class Objective(nn.Module):
         A dict with ``"model"`` (a small ``model:`` section, or None when the objective builds
         its own network), ``"objective"`` (options of the ``objective:`` section, without
         ``name``) and ``"task"`` (``"multilabel"``, ``"singlelabel"`` or None: which labels the
-        test manifest has).
+        test manifest has); ``"video": True`` gives the test clips face frames in a ``video``
+        column (audio-visual objectives).
         """
         return None
 

@@ -12,6 +12,11 @@ kind       what the view holds
 ``other``  a random crop of another clip of the split (negatives: LIM/GIM's "other track")
 ``track``  the whole track as equally spaced chunks ``(chunks, samples)`` (validation and
            test of tagging objectives); the item also carries ``"ok"``
+``frames`` the face frames (manifest column ``video``: a video file, a folder of frame
+           images or a ``.npy`` array, see :mod:`musicrep.video`) that show the audio of its
+           ``source`` view: the same crop (or each chunk of a track view), sampled at a fixed
+           rate, resized, ``(time, 3, H, W)`` in [0, 1]; the item also carries
+           ``"<name>_mask"`` (False for frames past the end of the video)
 =========  ==========================================================================
 
 plus ``"target"`` when the objective needs labels and ``"index"``. Typical sets:
@@ -35,6 +40,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -94,6 +100,70 @@ def _track_view(ds: ViewDataset, index: int, k: int, view: View, made: dict) -> 
         wave, ds.view_samples(view), ds.view_chunks(view), endpoint=ds.endpoint
     )
     return _tensor(chunks)
+
+
+#: Defaults of a ``frames`` view's options (see :class:`musicrep.objectives.View`).
+FRAME_DEFAULTS = {
+    "size": 48,
+    "fps": 25.0,
+    "num_frames": None,
+    "column": "video",
+    "source_fps": None,
+}
+
+
+def frame_options(view: View) -> dict[str, Any]:
+    """A ``frames`` view's options with the defaults filled in (ConfigError on unknown keys)."""
+    options = dict(view.options or {})
+    unknown = sorted(set(options) - set(FRAME_DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} of frames view {view.name!r}",
+            f"valid: {', '.join(FRAME_DEFAULTS)}",
+        )
+    return {**FRAME_DEFAULTS, **options}
+
+
+def _frame_windows(ds: ViewDataset, index: int, view: View) -> tuple[list[float], float, bool]:
+    """``(starts, seconds, chunked)``: the audio windows (s from the file start) of the view
+    ``view`` follows."""
+    item = ds.items[index]
+    k = next(i for i, v in enumerate(ds.views) if v.name == view.source)
+    source = ds.views[k]
+    samples = ds.view_samples(source)
+    seconds = samples / ds.sample_rate
+    base = item.start_frame / item.native_sr
+    if source.kind == "crop":
+        key = () if k == ds.first_crop else (k,)
+        return [base + ds.crop_start(index, key, samples) / item.native_sr], seconds, False
+    if source.kind == "track":
+        total = int(round(item.region_frames * ds.sample_rate / item.native_sr))
+        offsets = audio.chunk_offsets(total, samples, ds.view_chunks(source), endpoint=ds.endpoint)
+        return [base + o / ds.sample_rate for o in offsets], seconds, True
+    raise ConfigError(
+        f"frames view {view.name!r} follows {source.name!r} of kind {source.kind!r}",
+        "a frames view follows a crop or a track view",
+    )
+
+
+@VIEW_MAKERS.register("frames")
+def _frames_view(ds: ViewDataset, index: int, k: int, view: View, made: dict) -> torch.Tensor:
+    from musicrep import video
+
+    opts = frame_options(view)
+    path = ds.video_path(index, opts["column"])
+    starts, seconds, chunked = _frame_windows(ds, index, view)
+    frames, masks = [], []
+    for start in starts:
+        times = video.frame_times(start, seconds, opts["fps"], opts["num_frames"])
+        x, mask = video.read_frames_at(path, times, fps=opts["source_fps"], size=opts["size"])
+        frames.append(video.frames_to_tensor(x))
+        masks.append(torch.from_numpy(mask))
+    out, mask = torch.stack(frames), torch.stack(masks)
+    if not chunked:
+        out, mask = out[0], mask[0]
+    made[f"{view.name}_mask"] = mask
+    return out
 
 
 class ViewDataset(CropDataset):
@@ -164,6 +234,21 @@ class ViewDataset(CropDataset):
         crops = [k for k, v in enumerate(self.views) if v.kind == "crop"]
         self.first_crop = crops[0] if crops else -1
         self.tracks = any(v.kind == "track" for v in self.views)
+        self.root = Path(getattr(manifest, "root", None) or os.getcwd())
+
+    def video_path(self, index: int, column: str = "video") -> Path:
+        """The video/frames source of item ``index`` (its manifest ``column``, relative paths
+        resolved against the manifest's folder)."""
+        item = self.items[index]
+        cell = (item.extra or {}).get(column, "")
+        if not cell:
+            raise AudioError(
+                item.path,
+                f"no {column!r} entry in the manifest for this clip",
+                f"add a {column!r} column (video file, frames folder or .npy) to the manifest",
+            )
+        p = Path(cell)
+        return p if p.is_absolute() else self.root / p
 
     def view_samples(self, view: View) -> int:
         """Samples of ``view``'s crops or chunks."""
@@ -177,6 +262,26 @@ class ViewDataset(CropDataset):
         n = self.view_samples(view)
         shape = (self.view_chunks(view), n) if view.kind == "track" else (n,)
         return torch.zeros(shape, dtype=torch.float32)
+
+    def _frame_zeros(self, view: View) -> tuple[torch.Tensor, torch.Tensor]:
+        from musicrep import video
+
+        opts = frame_options(view)
+        source = next(v for v in self.views if v.name == view.source)
+        seconds = self.view_samples(source) / self.sample_rate
+        t = len(video.frame_times(0.0, seconds, opts["fps"], opts["num_frames"]))
+        lead = (self.view_chunks(source),) if source.kind == "track" else ()
+        size = int(opts["size"])
+        return torch.zeros((*lead, t, 3, size, size)), torch.zeros((*lead, t), dtype=torch.bool)
+
+    def _failed_item(self) -> dict[str, torch.Tensor]:
+        made: dict[str, torch.Tensor] = {}
+        for v in self.views:
+            if v.kind == "frames":
+                made[v.name], made[f"{v.name}_mask"] = self._frame_zeros(v)
+            else:
+                made[v.name] = self._zeros(v)
+        return made
 
     def _make(self, index: int) -> dict[str, torch.Tensor]:
         made: dict[str, torch.Tensor] = {}
@@ -197,7 +302,7 @@ class ViewDataset(CropDataset):
                 ok = True
             except AudioError as exc:
                 self._report(index, exc)
-                made, ok = {v.name: self._zeros(v) for v in self.views}, False
+                made, ok = self._failed_item(), False
             made["ok"] = ok
             return self._item(index, made)
         n = len(self.items)
@@ -227,10 +332,12 @@ def _check_views(views: Sequence[View]) -> None:
             raise ConfigError(
                 f"view {v.name!r} has unknown kind {v.kind!r}; valid: {', '.join(VIEW_MAKERS.names())}"
             )
-        if v.kind == "same" and v.source not in seen:
+        if v.kind in ("same", "frames") and v.source not in seen:
             raise ConfigError(
-                f"view {v.name!r} copies {v.source!r}, which is not declared before it"
+                f"view {v.name!r} follows {v.source!r}, which is not declared before it"
             )
+        if v.kind == "frames":
+            frame_options(v)
         seen.add(v.name)
 
 

@@ -16,6 +16,7 @@ name (aliases)             labels                         splits
 ``magnatagatune`` (mtat)   top-50 tags (multi-label)      split lists, or directories 0-b/c/d-f
 ``speechcommands`` (gsc)   word (35), or 12 classes       ``validation_list.txt``/``testing_list.txt``
 ``esc50``                  category (50, or ESC-10)       official folds 1..5 (leave-one-fold-out)
+``voxceleb`` (vox)         speaker id (+ ``video``)       trial-list speakers -> test (Vox1-O)
 ========================== ============================== ============================================
 
 Every adapter documents its expected layout in its module docstring and in
@@ -51,6 +52,7 @@ from musicrep.data.adapters.magnatagatune import MagnaTagATune
 from musicrep.data.adapters.nsynth import NSynth
 from musicrep.data.adapters.speechcommands import SpeechCommands
 from musicrep.data.adapters.urbansound8k import UrbanSound8K
+from musicrep.data.adapters.voxceleb import VoxCeleb
 from musicrep.data.manifest import Manifest
 from musicrep.errors import AudioError, ConfigError
 from musicrep.registry import Registry
@@ -69,7 +71,7 @@ __all__ = [
 
 #: Canonical name -> adapter class.
 ADAPTERS: Registry[DatasetAdapter] = Registry("dataset adapter")
-for _cls in (GTZAN, UrbanSound8K, NSynth, MagnaTagATune, SpeechCommands, ESC50):
+for _cls in (GTZAN, UrbanSound8K, NSynth, MagnaTagATune, SpeechCommands, ESC50, VoxCeleb):
     ADAPTERS.register(_cls.name)(_cls)
 
 #: Alias -> canonical name.
