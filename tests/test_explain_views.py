@@ -13,7 +13,6 @@ from torch import nn
 from musicrep.analysis.filters import filter_banks, fir_responses
 from musicrep.analysis.saliency import tf_saliency, window_starts
 from musicrep.cli import main
-from musicrep.errors import ConfigError
 from musicrep.io import save_model
 from musicrep.models import create_model
 
