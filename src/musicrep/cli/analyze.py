@@ -130,7 +130,8 @@ Correlate embeddings with hand-crafted descriptors (COALA, Table 2).
 For up to --max-clips clips of the manifest, each model's clip embedding is compared with the
 mean, variance and skewness over frames of librosa descriptors (MFCCs, chromagram, spectral
 centroid, spectral bandwidth), next to a permutation baseline (clips shuffled). Writes
-cca.json, cca.md (a table: rows = descriptor statistics, columns = models) and cca.png to --out.
+cca.json, cca.md/cca.html (a table: rows = descriptor statistics, columns = models) and cca.png
+to --out.
 
 CCA overfits when the views have many dimensions relative to the number of clips N (with as many
 dimensions as clips every correlation is 1). The default method, svcca, therefore reduces each
