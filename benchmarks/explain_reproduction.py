@@ -1,4 +1,4 @@
-"""Explaining representations on the built-in corpus: one script, three stages.
+"""Explaining representations on the built-in corpus: one script, four stages.
 
 1. ``train``: four zoo models (harmonic CNN, short-chunk CNN, musicnn, sample-level CNN) trained
    on ``tags.csv`` (multi-label) at a tiny size (narrow back-ends; see ``TINY``), plus a tiny
@@ -10,6 +10,9 @@
 3. ``similarity``: ``musicrep analyze similarity`` of the four and their seeded untrained copies
    against scattering/MFCC/chroma on ``style.csv`` (CKA, 5 permutations, coala probes per
    layer); the abstract's two claims are checked by stated rules.
+
+4. ``pictures``: ``analyze filters`` (hcnn, samplecnn), ``attention`` and ``saliency`` on the
+   first test clip.
 
 Everything lands in ``--out`` (``reproduction.md`` + the two commands' reports); run folders in
 ``--runs``. A stage whose outputs exist is skipped (``--force`` redoes it).
@@ -227,7 +230,36 @@ def similarity_verdicts(doc: dict, majority: float) -> tuple[list[str], list[lis
     return verdicts, rows
 
 
-def write_report(args, trained: dict, rob: dict | None, simdoc: dict | None) -> Path:
+def test_clip(corpus: Path) -> Path:
+    """The first test-split clip of tags.csv (the clip of the pictures)."""
+    import csv
+
+    with open(corpus / "tags.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r.get("split") == "test")
+    return corpus / row["path"]
+
+
+def pictures(args) -> dict[str, Path]:
+    """One picture of each kind: filters (hcnn, samplecnn), attention, saliency (hcnn)."""
+    out = args.out / "pictures"
+    clip = test_clip(args.corpus)
+    jobs = {
+        "filters-hcnn": ["filters", str(args.runs / "hcnn")],
+        "filters-samplecnn": ["filters", str(args.runs / "samplecnn")],
+        "attention": ["attention", str(args.runs / "attention"), str(clip)],
+        "saliency-hcnn": ["saliency", str(args.runs / "hcnn"), str(clip), "--method", "occlusion"],
+        "saliency-shortchunk": ["saliency", str(args.runs / "shortchunk_cnn"), str(clip)],
+    }
+    done = {}
+    for name, cmd in jobs.items():
+        folder = out / name
+        if not (folder / "report.md").is_file() or args.force:
+            run([musicrep(), "analyze", *cmd, "--out", str(folder)])
+        done[name] = folder / "report.md"
+    return done
+
+
+def write_report(args, trained: dict, rob: dict | None, simdoc: dict | None, pics=None) -> Path:
     from musicrep.report import Report
 
     rep = Report("Explaining representations: reproduction on the built-in corpus")
@@ -279,6 +311,9 @@ def write_report(args, trained: dict, rob: dict | None, simdoc: dict | None) -> 
             header=["network", "best layer (scattering)", "CKA (baseline)", "best probe acc. %"],
             align=["left", "left", "right", "right"],
         )
+    if pics:
+        rep.add_heading("Pictures")
+        rep.add_list([f"{k}: `{v}`" for k, v in pics.items()])
     md, _ = rep.write(args.out, "reproduction")
     return md
 
@@ -294,8 +329,8 @@ def main(argv=None) -> int:
     p.add_argument("--sim-clips", type=int, default=80, help="clips of the similarity stage")
     p.add_argument(
         "--stages",
-        default="train,robustness,similarity",
-        help="comma list of train,robustness,similarity (default all)",
+        default="train,robustness,similarity,pictures",
+        help="comma list of train,robustness,similarity,pictures (default all)",
     )
     p.add_argument("--force", action="store_true", help="redo stages whose outputs exist")
     args = p.parse_args(argv)
@@ -305,7 +340,8 @@ def main(argv=None) -> int:
     trained = {m: trained[m] for m in args.models}
     rob = robustness(args) if "robustness" in stages else None
     simdoc = similarity(args) if "similarity" in stages else None
-    print(write_report(args, trained, rob, simdoc).read_text())
+    pics = pictures(args) if "pictures" in stages else None
+    print(write_report(args, trained, rob, simdoc, pics).read_text())
     return 0
 
 
