@@ -338,11 +338,18 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     stages = {s.strip() for s in args.stages.split(",")}
     args.out.mkdir(parents=True, exist_ok=True)
-    trained = train(args, args.models + (EXTRA if "train" in stages else []))
-    trained = {m: trained[m] for m in args.models}
-    rob = robustness(args) if "robustness" in stages else None
-    simdoc = similarity(args) if "similarity" in stages else None
-    pics = pictures(args) if "pictures" in stages else None
+    # the comparison first; the attention tagger (for its picture only) last
+    trained = train(args, args.models)
+    rob = simdoc = pics = None
+    if "robustness" in stages:
+        rob = robustness(args)
+        write_report(args, trained, rob, simdoc, pics)  # partial results survive an interruption
+    if "similarity" in stages:
+        simdoc = similarity(args)
+        write_report(args, trained, rob, simdoc, pics)
+    if "pictures" in stages:
+        train(args, EXTRA)
+        pics = pictures(args)
     print(write_report(args, trained, rob, simdoc, pics).read_text())
     return 0
 
