@@ -1,8 +1,7 @@
 """Explaining representations on the built-in corpus: one script, four stages.
 
 1. ``train``: four zoo models (harmonic CNN, short-chunk CNN, musicnn, sample-level CNN) trained
-   on ``tags.csv`` (multi-label) at a tiny size (narrow back-ends; see ``TINY``), plus a tiny
-   self-attention tagger for ``musicrep analyze attention``.
+   on ``tags.csv`` (multi-label) at a tiny size (narrow back-ends; see ``TINY``).
 2. ``robustness``: ``musicrep analyze robustness`` of the four under white/pink/brown noise at
    20, 10, 5, 0 dB SNR, time stretch, pitch shift, dynamic range compression and band limits
    (``PERTURB``), track-level ROC-AUC (2 chunks per track); the talk's claim ("Harmonic CNN is
@@ -11,7 +10,8 @@
    against scattering/MFCC/chroma on ``style.csv`` (CKA, 5 permutations, coala probes per
    layer); the abstract's two claims are checked by stated rules.
 
-4. ``pictures``: ``analyze filters`` (hcnn, samplecnn), ``attention`` and ``saliency`` on the
+4. ``pictures``: trains the tiny self-attention tagger (``EXTRA``, at most ``EXTRA_EPOCHS``
+   epochs), then ``analyze filters`` (hcnn, samplecnn), ``attention`` and ``saliency`` on the
    first test clip.
 
 Everything lands in ``--out`` (``reproduction.md`` + the two commands' reports); run folders in
