@@ -15,6 +15,7 @@ from musicrep.augment import (
     BandStop,
     Choice,
     Clip,
+    Compressor,
     Delay,
     Downsample,
     Fixed,
@@ -29,6 +30,7 @@ from musicrep.augment import (
     RandomCrop,
     Reverb,
     TimeMask,
+    TimeStretch,
     Uniform,
     as_param,
     create_augmentation,
@@ -77,6 +79,8 @@ TRANSFORMS = {
     "downsample": lambda: Downsample(SR, rate=(4000, 12000)),
     "pitch": lambda: PitchShift(SR),
     "reverb": lambda: Reverb(SR),
+    "stretch": lambda: TimeStretch(SR, keep_length=True),
+    "compressor": lambda: Compressor(SR),
     "random_apply": lambda: RandomApply(Gain(), p=0.5),
     "one_of": lambda: OneOf([LowPass(SR), HighPass(SR)]),
     **{name: (lambda n=name: create_augmentation(n, sample_rate=SR)) for name in ("pase_plus",)},
@@ -88,6 +92,8 @@ RANDOM = {"crop", "gain", "clip", "delay", "time_mask", "noise", "lowpass", "hig
     "downsample",
     "pitch",
     "reverb",
+    "stretch",
+    "compressor",
     "random_apply",
     "one_of",
     "pase_plus",
@@ -344,3 +350,47 @@ def test_presets_registry_and_options(tmp_path):
         create_augmentation("pase_plus", p={"overlap": 0.1})
     with pytest.raises(ConfigError, match="unknown augmentation 'simclr'"):
         create_augmentation("simclr")
+
+
+# ----------------------------------------------------------------- time stretch, compressor
+
+
+@pytest.mark.parametrize("rate", [2**-0.5, 0.8, 1.25, 2**0.5])
+def test_time_stretch_changes_the_duration_not_the_pitch(rate):
+    x = _sines([440.0, 1000.0], seconds=1.0)
+    out = TimeStretch(SR, rate=rate)(x)
+    assert out.shape == (2, round(SR / rate))
+    for row, f in zip(out, (440.0, 1000.0)):
+        assert abs(_peak_hz(row) - f) < 5
+    rms = out.square().mean(-1).sqrt() / x.square().mean(-1).sqrt()
+    torch.testing.assert_close(rms, torch.ones(2), atol=1e-4, rtol=0)
+    # identity at rate 1
+    torch.testing.assert_close(TimeStretch(SR, rate=1.0)(x), x, atol=2e-3, rtol=0)
+
+
+def test_time_stretch_per_example_rates_need_keep_length():
+    x = _sines([440.0, 660.0], seconds=0.5)
+    with pytest.raises(ConfigError, match="keep_length"):
+        TimeStretch(SR, rate=(0.8, 1.25))(x, generator=torch.Generator().manual_seed(0))
+    out = TimeStretch(SR, rate=(0.8, 1.25), keep_length=True)(x)
+    assert out.shape == x.shape
+    with pytest.raises(ConfigError):
+        TimeStretch(SR, rate=0.0)
+
+
+def test_compressor_reduces_the_level_difference_by_the_ratio():
+    t = torch.arange(2 * SR, dtype=torch.float64) / SR
+    env = torch.where(t < 1, 0.1, 1.0)  # a 20 dB step
+    x = (env * torch.sin(2 * math.pi * 440 * t)).float()[None]
+    out = Compressor(SR, threshold_db=-10, ratio=4, makeup="none")(x)
+    quiet, loud = slice(2000, SR - 2000), slice(SR + 2000, 2 * SR - 2000)
+    level = lambda y, s: 10 * torch.log10(y[0, s].square().mean())  # noqa: E731
+    # the loud part is 10 dB above the threshold: reduced by 10 * (1 - 1/4) = 7.5 dB
+    assert float(level(out, loud) - level(x, loud)) == pytest.approx(-7.5, abs=0.3)
+    assert float(level(out, quiet) - level(x, quiet)) == pytest.approx(0.0, abs=0.3)
+    # ratio 1 does nothing; makeup restores the RMS
+    torch.testing.assert_close(Compressor(SR, threshold_db=-10, ratio=1)(x), x)
+    y = Compressor(SR, threshold_db=-30, ratio=8)(x)
+    torch.testing.assert_close(y.square().mean(), x.square().mean(), rtol=1e-4, atol=0)
+    with pytest.raises(ConfigError):
+        Compressor(SR, ratio=0.5)

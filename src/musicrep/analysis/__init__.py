@@ -6,8 +6,19 @@
 * :mod:`musicrep.analysis.descriptors` -- librosa descriptors of clips (MFCC, chroma, spectral
   centroid / bandwidth / rolloff) summarised by mean, variance and skewness over frames.
 * :mod:`musicrep.analysis.cca_report` -- COALA's correlation analysis for any model: the
-  similarity of embeddings with each descriptor, written as JSON, Markdown and a plot
+  similarity of embeddings with each descriptor, written as JSON, Markdown/HTML and a plot
   (``musicrep analyze cca``).
+* :mod:`musicrep.analysis.layers`, :mod:`musicrep.analysis.layer_report` -- every block's
+  activations, layer x feature-set and layer x layer similarity (``analyze similarity``).
+* :mod:`musicrep.analysis.filters` -- learned input filterbanks as frequency responses
+  (``analyze filters``).
+* :mod:`musicrep.analysis.attention` -- self-attention maps over a clip (``analyze attention``).
+* :mod:`musicrep.analysis.saliency` -- gradient / occlusion maps on the STFT
+  (``analyze saliency``).
+* :mod:`musicrep.analysis.robustness` -- track-level metric under perturbations
+  (``analyze robustness``).
+
+Every report goes through the shared :class:`musicrep.report.Report` renderer.
 """
 
 from musicrep.analysis.similarity import (

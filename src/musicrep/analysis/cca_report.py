@@ -9,8 +9,9 @@ descriptor statistic (``mean``, ``var``, ``skew`` of each descriptor, and the th
 writes to the report folder:
 
 * ``cca.json`` -- every number, the settings, the clips used and any clip that failed;
-* ``cca.md``   -- a Markdown table like COALA's Table 2 (rows: descriptor statistics; columns:
-  models), with the number of clips and the dimensions of each view;
+* ``cca.md``, ``cca.html`` -- a table like COALA's Table 2 (rows: descriptor statistics;
+  columns: models), with the number of clips and the dimensions of each view, rendered by the
+  shared :class:`musicrep.report.Report` (the HTML self-contained);
 * ``cca.png``  -- a bar plot of the same numbers, with the permutation baselines marked.
 
 Methods
@@ -323,7 +324,8 @@ def run_cca_report(
         ``[LABEL=]FILE.npz`` of precomputed embeddings (``paths``, ``embeddings``), joined to
         the manifest by file path.
     out : path
-        Report folder (created); ``cca.json``, ``cca.md`` and ``cca.png`` are written atomically.
+        Report folder (created); ``cca.json``, ``cca.md``, ``cca.html`` and ``cca.png`` are
+        written atomically.
     split : {"train", "valid", "test"}, optional
         Use only this split (default: every row).
     max_clips : int
@@ -587,31 +589,31 @@ def _row_names(document: dict[str, Any]) -> list[tuple[str, str]]:
     return [(name, g) for name in document["settings"]["descriptors"]["names"] for g in GROUPS]
 
 
-def render_markdown(document: dict[str, Any]) -> str:
-    """The ``cca.md`` text of a report document (the content of ``cca.json``)."""
+def build_report(document: dict[str, Any], figure: str | os.PathLike | None = None):
+    """The :class:`musicrep.report.Report` of a report document (the content of ``cca.json``),
+    with ``figure`` (the bar plot) when given."""
+    from musicrep.report import Report
+
     s = document["settings"]
     n = document["n_clips"]
     models = document["models"]
     method = s["method"]
-    lines = [
-        "# Embeddings vs hand-crafted descriptors",
-        "",
+    rep = Report("Embeddings vs hand-crafted descriptors")
+    rep.add_paragraph(
         f"Similarity: **{s['method_description']}**, between each model's clip embeddings and "
         f"the frame statistics (mean, variance, skewness; `all` = the three together) of librosa "
         f"descriptors, on **N = {n} clips** of `{document['manifest']}`"
         + (f" (split `{document['split']}`)" if document["split"] else "")
-        + ".",
-        "",
-    ]
+        + "."
+    )
     if s["permutations"]:
-        lines += [
+        rep.add_paragraph(
             f"In parentheses: the permutation baseline, the mean over {s['permutations']} "
             "shufflings of the clips (the value for unrelated embeddings and descriptors). "
-            "Read each similarity against it.",
-            "",
-        ]
+            "Read each similarity against it."
+        )
     if method in ("svcca", "cca"):
-        lines += [
+        rep.add_paragraph(
             "In brackets: the dimensions of the embedding x descriptor views that entered the "
             "CCA. CCA fits the best linear projections of the data it is given, so it overfits "
             "when the dimensions are not much smaller than N (every correlation is 1 once a "
@@ -620,12 +622,10 @@ def render_markdown(document: dict[str, Any]) -> str:
                 f". SVCCA keeps at most {s['max_dims']} directions per view here."
                 if method == "svcca" and s["max_dims"]
                 else "."
-            ),
-            "",
-        ]
-    head = ["descriptor", "stat", "dims"] + [m["label"] for m in models]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * len(models)]
+            )
+        )
     results = document["results"]
+    rows = []
     for name, group in _row_names(document):
         first = results[models[0]["label"]][name][group]
         cells = [DESCRIPTOR_LABELS.get(name, name), group, str(first["descriptor_dims"])]
@@ -637,27 +637,42 @@ def render_markdown(document: dict[str, Any]) -> str:
             if e.get("similarity") is not None and method in ("svcca", "cca"):
                 cell += f" [{e['x_dims']}x{e['y_dims']}]"
             cells.append(cell)
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| model | source | embedding dim |", "|---|---|---:|"]
-    lines += [f"| {m['label']} | {m['source']}: `{m['spec']}` | {m['embed_dim']} |" for m in models]
+        rows.append(cells)
+    rep.add_table(
+        rows,
+        header=["descriptor", "stat", "dims"] + [m["label"] for m in models],
+        align=["left", "left", "left"] + ["right"] * len(models),
+    )
+    if figure is not None:
+        rep.add_figure(figure, "similarity per descriptor statistic (bars: permutation baseline)")
+    rep.add_table(
+        [[m["label"], f"{m['source']}: `{m['spec']}`", str(m["embed_dim"])] for m in models],
+        header=["model", "source", "embedding dim"],
+        align=["left", "left", "right"],
+    )
     d = s["descriptors"]
     region = (
         "the whole clip"
         if d["region"] == "clip"
         else f"the maximum-energy patch of {d['patch_frames']} frames"
     )
-    lines += [
-        "",
+    rep.add_paragraph(
         f"Descriptors: librosa at {d['sr']} Hz, n_fft {d['n_fft']}, hop {d['hop_length']}, "
         f"{d['n_mfcc']} MFCCs from {d['n_mels']} mel bands, computed on {region}; descriptor "
-        f"columns standardised. Seed {s['seed']}.",
-    ]
+        f"columns standardised. Seed {s['seed']}."
+    )
     if document["failures"]:
-        lines += ["", f"{len(document['failures'])} clip(s) left out:", ""]
-        lines += [f"- `{f['path']}`: {f['reason']}" for f in document["failures"][:50]]
+        rep.add_paragraph(f"{len(document['failures'])} clip(s) left out:")
+        items = [f"`{f['path']}`: {f['reason']}" for f in document["failures"][:50]]
         if len(document["failures"]) > 50:
-            lines.append(f"- ... ({len(document['failures']) - 50} more in cca.json)")
-    return "\n".join(lines) + "\n"
+            items.append(f"... ({len(document['failures']) - 50} more in cca.json)")
+        rep.add_list(items)
+    return rep
+
+
+def render_markdown(document: dict[str, Any]) -> str:
+    """The ``cca.md`` text of a report document, without the figure."""
+    return build_report(document).to_markdown()
 
 
 _AXIS_LABELS = {
@@ -709,12 +724,12 @@ def render_plot(document: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 def _write_outputs(out_dir: Path, document: dict[str, Any]) -> dict[str, Path]:
-    from musicrep.utils import atomic_path, write_json_atomic, write_text_atomic
+    from musicrep.utils import atomic_path, write_json_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "cca.json", "md": out_dir / "cca.md", "png": out_dir / "cca.png"}
+    paths = {"json": out_dir / "cca.json", "png": out_dir / "cca.png"}
     write_json_atomic(paths["json"], document)
-    write_text_atomic(paths["md"], render_markdown(document))
     with atomic_path(paths["png"]) as tmp:
         render_plot(document, tmp)
+    paths["md"], paths["html"] = build_report(document, paths["png"]).write(out_dir, "cca")
     return paths

@@ -31,6 +31,8 @@ LowPass, HighPass   Butterworth-magnitude filters, cut-off in Hz                
 BandPass, BandStop  band around a centre, width in octaves (BandStop: band-drop)  spectral
 Downsample          band limit to ``rate / 2`` (resampling down and back)         spectral
 PitchShift          shift by semitones, same duration (phase vocoder)             spectral
+TimeStretch         tempo ratio, same pitch (resampling + phase vocoder)          spectral
+Compressor          dynamic range compression (threshold, ratio; RMS detector)    dynamics
 Reverb              synthetic room impulse response (RT60, DRR)                   reverb
 Compose, RandomApply, OneOf   chains, probability per example, one of several     base
 =================== ============================================================ ===========
@@ -63,6 +65,7 @@ from musicrep.augment.base import (
     as_param,
 )
 from musicrep.augment.basic import Clip, Delay, Gain, PolarityInversion, RandomCrop, TimeMask
+from musicrep.augment.dynamics import Compressor
 from musicrep.augment.noise import NOISE_COLORS, AddNoise, NoiseBank, colored_noise
 from musicrep.augment.presets import CLMR_P, PASE_PLUS_P, clmr, pase_plus
 from musicrep.augment.reverb import Reverb, synthetic_rir
@@ -73,6 +76,7 @@ from musicrep.augment.spectral import (
     HighPass,
     LowPass,
     PitchShift,
+    TimeStretch,
 )
 from musicrep.registry import Registry
 
@@ -105,6 +109,7 @@ __all__ = [
     "Choice",
     "Clip",
     "Compose",
+    "Compressor",
     "Delay",
     "Downsample",
     "Fixed",
@@ -121,6 +126,7 @@ __all__ = [
     "RandomCrop",
     "Reverb",
     "TimeMask",
+    "TimeStretch",
     "Transform",
     "Uniform",
     "as_param",

@@ -346,6 +346,102 @@ class PitchShift(Transform):
         return self.shift(wave, 2.0 ** (steps / 12.0))
 
 
+def resample_fft(wave: torch.Tensor, length: int) -> torch.Tensor:
+    """Band-limited resampling of each row to ``length`` samples (Fourier method).
+
+    The spectrum is truncated (fewer samples) or zero-padded (more samples) and scaled by
+    ``length / samples``, as :func:`scipy.signal.resample`; the signal is treated as periodic.
+    """
+    n = wave.shape[-1]
+    spec = torch.fft.rfft(wave)
+    bins = length // 2 + 1
+    if bins <= spec.shape[-1]:
+        spec = spec[..., :bins]
+    else:
+        spec = torch.nn.functional.pad(spec, (0, bins - spec.shape[-1]))
+    return torch.fft.irfft(spec, n=length) * (length / n)
+
+
+class TimeStretch(Transform):
+    """Change the tempo by ``rate`` keeping the pitch (``rate > 1`` faster and shorter).
+
+    The signal is resampled to ``round(samples / rate)`` samples (faster and ``rate`` times
+    higher, :func:`resample_fft`), then shifted back down by the frequency ratio ``1 / rate``
+    with :class:`PitchShift`'s phase vocoder -- the same result as a phase-vocoder time
+    stretch (``librosa.effects.time_stretch``, used by the Won et al. robustness experiment,
+    rates ``2^-0.5 .. 2^0.5``) with one spectral method for both pitch and tempo.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Hz (the stretch itself does not depend on it).
+    rate : spec
+        Tempo ratio (default ``(2 ** -0.5, 2 ** 0.5)``, log-uniform).
+    keep_length : bool
+        Crop or zero-pad the output to the input's length. Without it (the default) the output
+        has ``round(samples / rate)`` samples, so every example of a batch must get the same
+        rate (a fixed ``rate``); per-example random rates need ``keep_length=True``.
+    n_fft : int
+        STFT size of the phase vocoder (1024).
+    seed : int, optional
+    """
+
+    preserves_length = False
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        rate: Any = None,
+        keep_length: bool = False,
+        n_fft: int = 1024,
+        seed: int | None = None,
+    ):
+        super().__init__(seed)
+        self.sample_rate = check_positive_int("sample_rate", sample_rate)
+        default = Uniform(2**-0.5, 2**0.5, log=True)
+        self.rate = as_param(default if rate is None else rate, "rate")
+        if self.rate.bounds()[0] <= 0:
+            raise ConfigError(f"time-stretch rate must be positive; got {self.rate}")
+        self.keep_length = bool(keep_length)
+        self.preserves_length = self.keep_length
+        self.vocoder = PitchShift(sample_rate, 0.0, n_fft=n_fft)
+
+    def apply(self, wave: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        b, n = wave.shape
+        rates = self.sample(self.rate, b, generator, wave)
+        if self.keep_length:
+            rows = [self._stretch(wave[i : i + 1], float(rates[i]), n) for i in range(b)]
+            return torch.cat(rows)
+        if b > 1 and not bool((rates == rates[0]).all()):
+            raise ConfigError(
+                "TimeStretch drew different rates for the examples of a batch, whose outputs "
+                "would differ in length",
+                "use a fixed rate, or keep_length=True",
+            )
+        return self._stretch(wave, float(rates[0]), None)
+
+    def _stretch(self, wave: torch.Tensor, rate: float, length: int | None) -> torch.Tensor:
+        n = wave.shape[-1]
+        m = max(1, int(round(n / rate)))
+        fast = resample_fft(wave, m)
+        ratio = torch.full((wave.shape[0],), 1.0 / rate, dtype=wave.dtype, device=wave.device)
+        out = self.vocoder.shift(fast, ratio) if m > self.vocoder.n_fft // 2 else fast
+        # the vocoder loses some energy at large ratios (phase incoherence between frames):
+        # restore each example's RMS (mean square, the lengths differ)
+        p_in = wave.square().mean(-1, keepdim=True)
+        p_out = out.square().mean(-1, keepdim=True)
+        ok = p_out > 1e-8 * p_in
+        out = torch.where(ok, out * (p_in / p_out.clamp(min=1e-30)).sqrt(), out)
+        if length is None or length == m:
+            return out
+        if m > length:
+            return out[..., :length]
+        return torch.nn.functional.pad(out, (0, length - m))
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}, keep_length={self.keep_length}"
+
+
 __all__ = [
     "BandPass",
     "BandStop",
@@ -353,6 +449,8 @@ __all__ = [
     "HighPass",
     "LowPass",
     "PitchShift",
+    "TimeStretch",
     "filter_batch",
     "match_energy",
+    "resample_fft",
 ]

@@ -17,7 +17,88 @@ examples:
   musicrep analyze similarity --model hcnn --model trained=runs/hcnn --reference scattering,mfcc \\
       --manifest data/corpus/style.csv --method cka --out reports/sim
                    layer x feature-set and layer x layer CKA, probes per layer
+  musicrep analyze filters runs/hcnn --out reports/filters
+                   learned front-end filters (harmonic Q, sinc edges, first conv), initial | trained
+  musicrep analyze attention runs/attention song.wav --out reports/att
+                   the self-attention back-end's [CLS] attention over a clip, with its tags
+  musicrep analyze saliency runs/musicnn song.wav --method occlusion --out reports/sal
+                   which time-frequency regions drive the predicted tags (any tagging model)
+  musicrep analyze robustness --model runs/hcnn --model runs/musicnn \\
+      --manifest data/corpus/tags.csv --perturb noise:white --perturb pitch --out reports/rob
+                   track-level metric against noise SNR / stretch / pitch / compression / band limit
   musicrep analyze cca --help
+"""
+
+FILTERS_DESCRIPTION = """\
+Draw the frequency responses of what a model learned at its input, initial beside trained.
+
+Learned filterbanks: harmonic filters (Harmonic CNN: Q, alpha, beta, f0), sinc band-passes
+(SincNet/PASE/SincModNet: band edges f1..f2, also the modulation filters at the envelope rate),
+ModNet's free FIR acoustic and modulation kernels, and -- for raw-waveform models (samplecnn,
+samplecnn_se) -- the first convolution's kernels as FIR filters. Fixed front-ends (mel, CQT) have
+nothing to draw (an error says so). Initial weights: the architecture rebuilt with the run's
+training seed, which is the run's state before its first step (musicrep train builds the
+encoder first after seeding). Writes report.md/.html, one PNG per bank and filters.json.
+
+examples:
+  musicrep analyze filters runs/hcnn --out reports/filters-hcnn
+  musicrep analyze filters runs/samplecnn --out reports/filters-samplecnn
+  musicrep analyze filters untrained:sincmodnet --out reports/filters-sincmodnet
+"""
+
+ATTENTION_DESCRIPTION = """\
+Show where a self-attention tagger looks (Won, Chun & Serra 2019).
+
+The clip is covered by the model's windows; in each, every Transformer layer's [CLS] row (how
+much the clip summary, read by the tag head, attends to each moment) is placed on the clip's
+time axis under its spectrogram, per layer (mean over heads) and per head (last layer), above
+the probabilities of the top tags per window. tokens.png has the token-to-token maps of the
+first window. Needs a tagging model with the attention back-end (zoo name 'attention').
+
+examples:
+  musicrep analyze attention runs/attention data/corpus/audio/00000_*.wav --out reports/att
+  musicrep analyze attention models/attention song.wav --tags style:bach mode:minor
+"""
+
+SALIENCY_DESCRIPTION = """\
+Which time-frequency regions drive a tag, for any tagging/classification model.
+
+The model hears istft(mask * stft(x)); --method gradient maps the derivative of each tag's logit
+with respect to the mask (one backward pass per tag; red = energy there supports the tag);
+--method occlusion zeroes one patch at a time (--bands log-spaced bands x --segments time
+segments per model window) and maps the drop of the tag's probability. Tags: --tags, else the
+--top most probable. Writes saliency.png, saliency.npz and report.md/.html.
+
+examples:
+  musicrep analyze saliency runs/shortchunk_cnn clip.wav --out reports/sal
+  musicrep analyze saliency runs/hcnn clip.wav --method occlusion --bands 12 --segments 6
+  musicrep analyze saliency musicnn-mtt song.mp3 --tags guitar piano
+"""
+
+ROBUSTNESS_DESCRIPTION = """\
+Score trained taggers on a manifest split, clean and under perturbations (Won et al. 2020).
+
+Every track is decoded whole, perturbed with the musicrep.augment transform at each strength
+(seeded: every model hears the same audio), cut into --chunks equally spaced chunks and scored
+track by track (ROC-AUC for tags, accuracy for classes; --metric). Writes robustness.json,
+curves.png and report.md/.html: the metric per strength and model, the mean drop from clean per
+perturbation, and the measured SNR of every noise condition.
+
+perturbations (--perturb, repeat; strengths after '=', e.g. pitch=-1,1):
+  noise:white|pink|brown|FOLDER  additive noise at each --snr (dB; FOLDER: noise recordings)
+  stretch                        tempo rate (default 0.71,0.84,1.19,1.41; pitch kept)
+  pitch                          semitones (default -2,-1,1,2; duration kept)
+  compress[:RATIO]               compressor threshold in dB re. the peak level, ratio 4
+                                 (default -10,-20,-30,-40)
+  bandlimit                      low-pass cut-off in Hz, MP3-like band limits
+                                 (default 6000,4000,3000,2000,1000)
+
+examples:
+  musicrep analyze robustness --model runs/hcnn --model runs/shortchunk_cnn \\
+      --manifest data/corpus/tags.csv --perturb noise:white --perturb noise:pink \\
+      --snr 40,30,20,10,5,0 --out reports/robustness
+  musicrep analyze robustness --model hcnn=runs/hcnn --manifest m.csv --perturb stretch \\
+      --perturb pitch=-1,1 --perturb compress --perturb bandlimit=4000,2000
 """
 
 SIMILARITY_DESCRIPTION = """\
@@ -49,7 +130,8 @@ Correlate embeddings with hand-crafted descriptors (COALA, Table 2).
 For up to --max-clips clips of the manifest, each model's clip embedding is compared with the
 mean, variance and skewness over frames of librosa descriptors (MFCCs, chromagram, spectral
 centroid, spectral bandwidth), next to a permutation baseline (clips shuffled). Writes
-cca.json, cca.md (a table: rows = descriptor statistics, columns = models) and cca.png to --out.
+cca.json, cca.md/cca.html (a table: rows = descriptor statistics, columns = models) and cca.png
+to --out.
 
 CCA overfits when the views have many dimensions relative to the number of clips N (with as many
 dimensions as clips every correlation is 1). The default method, svcca, therefore reduces each
@@ -74,7 +156,7 @@ Clips that cannot be read are reported and left out; the exit status is then 1.
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "analyze",
-        help="analyse representations (correlation with hand-crafted descriptors)",
+        help="analyse representations: similarity, filters, attention, saliency, robustness",
         description=GROUP_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -217,6 +299,86 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     m.set_defaults(func=run_similarity)
 
+    f = group.add_parser(
+        "filters",
+        help="learned front-end filters (harmonic, sinc, modulation, first conv), initial | trained",
+        description=FILTERS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    f.add_argument("model", metavar="MODEL", help="run folder, exported folder, untrained:NAME")
+    f.add_argument("--seed", type=int, default=None, help="initial weights' seed (run's seed)")
+    f.add_argument("--out", default="reports/filters", metavar="DIR", help="report folder")
+    f.set_defaults(func=run_filters)
+
+    a = group.add_parser(
+        "attention",
+        help="self-attention maps over a clip, aligned with its spectrogram and tags",
+        description=ATTENTION_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a.add_argument("model", metavar="MODEL", help="trained attention tagger (run or export)")
+    a.add_argument("file", metavar="FILE", help="audio file")
+    a.add_argument("--tags", nargs="+", metavar="TAG", help="tags to show (default: top 5)")
+    a.add_argument("--top", type=int, default=5, metavar="K", help="most probable tags shown")
+    a.add_argument("--device", default="cpu", help="cpu, cuda, ... (cpu)")
+    a.add_argument("--out", default="reports/attention", metavar="DIR", help="report folder")
+    a.set_defaults(func=run_attention)
+
+    s = group.add_parser(
+        "saliency",
+        help="time-frequency saliency / occlusion maps of a tag, any model",
+        description=SALIENCY_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("model", metavar="MODEL", help="tagging model: run, export or pretrained name")
+    s.add_argument("file", metavar="FILE", help="audio file")
+    s.add_argument("--method", choices=["gradient", "occlusion"], default="gradient")
+    s.add_argument("--tags", nargs="+", metavar="TAG", help="tags to explain (default: top 3)")
+    s.add_argument("--top", type=int, default=3, metavar="K", help="most probable tags explained")
+    s.add_argument("--bands", type=int, default=16, help="occlusion: frequency bands (16)")
+    s.add_argument("--segments", type=int, default=8, help="occlusion: segments per window (8)")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, ... (cpu)")
+    s.add_argument("--out", default="reports/saliency", metavar="DIR", help="report folder")
+    s.set_defaults(func=run_saliency)
+
+    r = group.add_parser(
+        "robustness",
+        help="track-level metric against noise SNR, stretch, pitch, compression, band limits",
+        description=ROBUSTNESS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="[LABEL=]MODEL",
+        help="trained tagger (run, export, pretrained); repeat to compare",
+    )
+    r.add_argument("--manifest", required=True, metavar="CSV", help="manifest of the tracks")
+    r.add_argument(
+        "--perturb",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="noise:white|pink|brown|FOLDER, stretch, pitch, compress[:R], bandlimit [=S1,S2]",
+    )
+    r.add_argument(
+        "--snr",
+        default="40,30,20,10,5,0",
+        metavar="DB,DB,...",
+        help="noise SNRs in dB (default 40,30,20,10,5,0)",
+    )
+    r.add_argument("--split", default="test", help="manifest split scored (test)")
+    r.add_argument("--metric", default=None, help="roc_auc/pr_auc (tags), accuracy/macro_f1")
+    r.add_argument("--chunks", type=int, default=4, metavar="N", help="chunks per track (4)")
+    r.add_argument("--max-tracks", type=int, default=0, metavar="N", help="seeded subset; 0 = all")
+    r.add_argument("--seed", type=int, default=0, help="seed of the perturbations")
+    r.add_argument("--batch-size", type=int, default=16)
+    r.add_argument("--device", default="cpu", help="cpu, cuda, ... (cpu)")
+    r.add_argument("--out", default="reports/robustness", metavar="DIR", help="report folder")
+    r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.set_defaults(func=run_robustness)
+
 
 def _max_dims(value: str):
     from musicrep.errors import ConfigError
@@ -307,3 +469,66 @@ def run_similarity(args: argparse.Namespace) -> int:
     )
     print(f"report: {report.paths['md']}  ({report.paths['html']}, {report.paths['json']})")
     return 1 if report.document["failures"] else 0
+
+
+def run_filters(args: argparse.Namespace) -> int:
+    from musicrep.analysis.filters import run_filters_report
+
+    report = run_filters_report(args.model, args.out, seed=args.seed)
+    for _, trained in report.banks:
+        print(f"{trained.name}: {trained.kind}, {trained.n_filters} filters")
+    print(f"report: {report.paths['md']}  ({report.paths['html']}, {report.paths['json']})")
+    return 0
+
+
+def run_attention(args: argparse.Namespace) -> int:
+    from musicrep.analysis.attention import run_attention_report
+
+    _, paths = run_attention_report(
+        args.model, args.file, args.out, tags=args.tags, top=args.top, device=args.device
+    )
+    print(f"report: {paths['md']}  ({paths['html']}, {paths['png']})")
+    return 0
+
+
+def run_saliency(args: argparse.Namespace) -> int:
+    from musicrep.analysis.saliency import run_saliency_report
+
+    sal, paths = run_saliency_report(
+        args.model,
+        args.file,
+        args.out,
+        tags=args.tags,
+        top=args.top,
+        method=args.method,
+        bands=args.bands,
+        segments=args.segments,
+        device=args.device,
+    )
+    for tag, p in zip(sal.tags, sal.probs):
+        print(f"{tag}: p = {p:.4f}")
+    print(f"report: {paths['md']}  ({paths['html']}, {paths['png']})")
+    return 0
+
+
+def run_robustness(args: argparse.Namespace) -> int:
+    from musicrep.analysis.robustness import parse_perturbations, parse_strengths, run_robustness
+
+    perturbations = parse_perturbations(args.perturb, snr=parse_strengths(args.snr, "--snr"))
+    result = run_robustness(
+        args.model,
+        args.manifest,
+        perturbations,
+        args.out,
+        split=args.split,
+        metric=args.metric,
+        n_chunks=args.chunks,
+        max_tracks=args.max_tracks,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        show_progress=not args.no_progress,
+    )
+    print(result.paths["md"].read_text(encoding="utf-8"))
+    print(f"report: {result.paths['md']}  ({result.paths['html']}, {result.paths['json']})")
+    return 0

@@ -244,6 +244,10 @@ class _ManifestDataset(Dataset):
         warnings.warn(f"skipping {item.path}: {exc.reason}", RuntimeWarning, stacklevel=3)
         _record_failure(self.failure_log, entry)
 
+    def load_wave(self, index: int) -> np.ndarray:
+        """The whole region of item ``index``, decoded at ``sample_rate`` (AudioError if not)."""
+        return _load_region(self.items[index], self.sample_rate)
+
     def targets(self) -> np.ndarray:
         """All targets: ``(items, classes)`` multi-hot or ``(items,)`` class indices."""
         return np.stack([np.asarray(it.target) for it in self.items]) if self.items else np.zeros(0)
