@@ -289,6 +289,11 @@ class MultiTaskObjective(Objective):
             self._epoch_count += 1
         return {"loss": total, **{f"loss_{k}": v.detach() for k, v in losses.items()}}
 
+    def encoder_inputs(self, batch):
+        """The encoder runs on the (distorted) input and, for LIM/GIM, on the two chunks."""
+        names = ["wave"] + (["context", "other"] if "context" in batch else [])
+        return [batch[n] for n in names]
+
     # ------------------------------------------------------------------ optimisation
     def param_groups(self, encoder):
         learned = {id(p) for g in self.weighting.param_groups() for p in g["params"]}
