@@ -159,6 +159,28 @@ def test_multitask_targets_are_aligned_and_shaped():
     assert torch.isfinite(out["loss"])
 
 
+@pytest.mark.parametrize("kernel", [30, 25])
+def test_transposed_decoder_upsamples_each_frame_to_its_hop(kernel):
+    from musicrep.objectives.multitask import MultiTaskObjective
+
+    torch.manual_seed(0)
+    enc = _tiny_pase()
+    obj = MultiTaskObjective(
+        enc, workers=["decoder"], decoder_channels=[8, 8, 4], decoder_kernel=kernel
+    )
+    seq = torch.randn(2, 7, 16)
+    assert obj.heads["decoder"](seq).shape == (2, 7, 160)
+    # receptive field: output frame 0 does not depend on input frame 6
+    seq.requires_grad_(True)
+    obj.heads["decoder"].eval()
+    obj.heads["decoder"](seq)[:, 0].sum().backward()
+    assert seq.grad[:, 6].abs().max() == 0 and seq.grad[:, 0].abs().max() > 0
+    with pytest.raises(ConfigError, match="multiply to"):
+        MultiTaskObjective(enc, workers=["decoder"], decoder_strides=[4, 4, 4])
+    mlp = MultiTaskObjective(enc, workers=["decoder"], decoder_head="mlp", hidden=8)
+    assert mlp.heads["decoder"](seq.detach()).shape == (2, 7, 160)
+
+
 def test_multitask_rejects_unknown_workers_and_sequence_free_encoders():
     from musicrep.objectives.multitask import MultiTaskObjective
 
