@@ -110,6 +110,7 @@ DECODER_HEADS = ("transposed", "mlp")
 
 class _MLP(nn.Sequential):
     def __init__(self, dim_in: int, hidden: int, dim_out: int):
+        # PReLU with one slope (PASE's MLPBlock); on (..., features) maps
         super().__init__(nn.Linear(dim_in, hidden), nn.PReLU(), nn.Linear(hidden, dim_out))
 
 
@@ -151,9 +152,8 @@ class _TransposedDecoder(nn.Module):
             )
             c_in = c
         self.blocks = nn.ModuleList(blocks)
-        self.out = nn.Sequential(
-            nn.Conv1d(c_in, hidden, 1), nn.PReLU(hidden, init=0.0), nn.Conv1d(hidden, 1, 1)
-        )
+        # the 1x1 hidden and output layers, as Linear layers on the channel-last map
+        self.out = _MLP(c_in, hidden, 1)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         b, steps, _ = seq.shape
@@ -162,7 +162,7 @@ class _TransposedDecoder(nn.Module):
             length *= st
             # (kernel - stride) odd: one extra sample, dropped at the end
             x = block["act"](block["bn"](block["conv"](x)[..., :length]))
-        return self.out(x).reshape(b, steps, self.hop)
+        return self.out(x.transpose(1, 2)).reshape(b, steps, self.hop)
 
 
 @OBJECTIVES.register("multitask")

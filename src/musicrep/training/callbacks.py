@@ -272,7 +272,11 @@ class PreciseBatchNorm(Callback):
         if loader is None:
             return
         recompute_batchnorm(
-            encoder, pl_module.objective, loader, self.batches, pl_module.device,
+            encoder,
+            pl_module.objective,
+            loader,
+            self.batches,
+            pl_module.device,
             seed=PRECISE_BN_SEED + trainer.current_epoch,
         )
 
