@@ -8,6 +8,10 @@ the target computation alone (feature extractors, alignment, z-normalisation), t
 on the same batch. Writes the "## Self-supervised training throughput" section of
 benchmarks/README.md (or prints it with --no-write).
 
+``--manifest M.csv`` also times making a batch from real audio files (decoding, resampling and
+cropping every view of ``--batch`` clips in one process: the work of the DataLoader workers,
+which overlaps the step when ``data.num_workers`` > 0) as a share of the step.
+
 ``--profile`` also runs one step under ``torch.profiler`` and splits its CPU time by operator
 class (convolutions, matrix products, BatchNorm, padding/copies, ...), to show how much of a
 step is the model's arithmetic.
@@ -154,6 +158,29 @@ def profile_step(objective, encoder, views, opt) -> dict[str, float]:
     return {k: v / total for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
 
 
+def loading_time(manifest: str, encoder, objective, batch_size: int, repeats: int) -> float:
+    """Median seconds to make one training batch (all views) from ``manifest`` in one process."""
+    from musicrep.data.manifest import Manifest
+    from musicrep.training.data import ViewDataset
+
+    ds = ViewDataset(
+        Manifest.read(manifest),
+        "train",
+        objective.training_views(),
+        [],
+        int(encoder.sample_rate),
+        int(encoder.input_samples),
+        None,
+    )
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(batch_size):
+            ds[(r * batch_size + i) % len(ds)]
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
@@ -161,6 +188,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--profile", action="store_true", help="also split a step by operator class")
+    ap.add_argument("--manifest", help="also time making a batch from this manifest's audio")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows, profiles = [], []
@@ -193,26 +221,36 @@ def main(argv=None) -> int:
             profiles.append((label, prof))
             print("  " + ", ".join(f"{k} {v:.0%}" for k, v in prof.items()), flush=True)
         step, share = statistics.median(steps), statistics.median(prep) / statistics.median(steps)
-        rows.append((label, encoder.input_samples, args.batch / step, step, share))
+        load = (
+            loading_time(args.manifest, encoder, objective, args.batch, args.repeats) / step
+            if args.manifest
+            else None
+        )
+        rows.append((label, encoder.input_samples, args.batch / step, step, share, load))
         print(
-            f"{label}: {args.batch / step:.1f} samples/s, targets+augment {share:.0%}", flush=True
+            f"{label}: {args.batch / step:.1f} samples/s, targets+augment {share:.0%}"
+            + (f", loading {load:.0%}" if load is not None else ""),
+            flush=True,
         )
     lines = [
         "## Self-supervised training throughput",
         "",
         f"`python benchmarks/ssl_throughput.py --threads {args.threads} --repeats {args.repeats} "
-        f"--batch {args.batch}{' --profile' if args.profile else ''}` on {cpu_model()} ({args.threads} thread(s), load average "
+        f"--batch {args.batch}{' --profile' if args.profile else ''}"
+        f"{' --manifest ' + args.manifest if args.manifest else ''}` on {cpu_model()} ({args.threads} thread(s), load average "
         f"{load_average():.1f} at the end; a shared machine: compare rows, not absolute values). "
         "One optimisation step (augmentations + forward + backward + Adam) on random audio; "
         '"targets + augment" = the view transforms plus the multitask targets (features, '
         "alignment, z-normalisation) timed alone on the same batch, as a share of the step "
-        "(goal < 25 %).",
+        '(goal < 25 %); "loading" = making the batch from the audio files of '
+        f"`{args.manifest}` in one process, as a share of the step (`--manifest`).",
         "",
-        "| recipe | input samples | samples/s | step (s) | targets + augment |",
-        "|---|---:|---:|---:|---:|",
+        "| recipe | input samples | samples/s | step (s) | targets + augment | loading |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for label, n, sps, step, share in rows:
-        lines.append(f"| {label} | {n} | {sps:.1f} | {step:.2f} | {share:.0%} |")
+    for label, n, sps, step, share, load in rows:
+        shown = f"{load:.0%}" if load is not None else "-"
+        lines.append(f"| {label} | {n} | {sps:.1f} | {step:.2f} | {share:.0%} | {shown} |")
     if profiles:
         classes = [c for c, _ in OP_CLASSES] + ["other elementwise"]
         lines += [
