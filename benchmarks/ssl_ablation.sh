@@ -39,6 +39,10 @@ train() {  # run-folder, then musicrep train arguments; a finished run is kept
   touch "$run/.ablation-done"
 }
 models=()
+if [ "$SUPERVISED" = 1 ]; then  # the same encoder trained on the corpus-style labels
+  train "$RUNS/supervised" --model pase --set "${ENC[@]}" "${COMMON[@]}"
+  models+=("supervised=$RUNS/supervised")
+fi
 for spec in $RUNS_SET; do
   if [ "$spec" = clmr ]; then
     train "$RUNS/clmr" --recipe configs/clmr.yaml --set "${ENC[@]}" "${COMMON[@]}"
@@ -51,7 +55,7 @@ for spec in $RUNS_SET; do
     models+=("mt_$label=$RUNS/mt-$label")
   fi
 done
-# the same encoder untrained (seed 0, as every run's initialisation), exported as an embedding model
+# the same encoder untrained (random weights drawn with seed 0), exported as an embedding model
 python - "$RUNS/untrained" "$FE" "$BE" <<'PY'
 import json, shutil, sys, torch
 from musicrep import io
@@ -63,10 +67,6 @@ enc = create_encoder("pase", input_samples=16000, frontend_kwargs=json.loads(sys
 io.save_model(enc, sys.argv[1])
 PY
 models+=("untrained=$RUNS/untrained" "mfcc=mfcc")
-if [ "$SUPERVISED" = 1 ]; then  # the same encoder trained on the corpus-style labels
-  train "$RUNS/supervised" --model pase --set "${ENC[@]}" "${COMMON[@]}"
-  models+=("supervised=$RUNS/supervised")
-fi
 IFS=,; list="${models[*]}"; unset IFS
 musicrep benchmark --tasks corpus-style,corpus-instrument,corpus-tags --models "$list" \
   --corpus-dir "$CORPUS" --clips "$CLIPS" --seconds "$SECS" --repeats "$REPEATS" --out "$OUT"
