@@ -13,18 +13,18 @@
 # 2-core CPU: a sanity-level comparison, not a reproduction of the papers' numbers.
 #
 # Usage: bash benchmarks/ssl_ablation.sh
-#   env: OUT, CORPUS, CLIPS (240), SECS (4), EPOCHS (6), RUNS, REPEATS (3),
+#   env: OUT, CORPUS, CLIPS (200), SECS (4), EPOCHS (6), RUNS, REPEATS (3),
 #        RUNS_SET (label:workers:weighting for multitask, "clmr"), SUPERVISED (1)
 set -euo pipefail
 OUT=${OUT:-reports/ssl}
 CORPUS=${CORPUS:-data/ssl-corpus}
-CLIPS=${CLIPS:-240}
+CLIPS=${CLIPS:-200}
 SECS=${SECS:-4}
 EPOCHS=${EPOCHS:-6}
 RUNS=${RUNS:-runs/ssl}
 REPEATS=${REPEATS:-3}
 SUPERVISED=${SUPERVISED:-1}
-RUNS_SET=${RUNS_SET:-"spectral:spectral:equal music:music:equal music_unc:music:uncertainty music_dwa:music:dwa clmr"}
+RUNS_SET=${RUNS_SET:-"spectral:spectral:equal music:music:equal clmr music_unc:music:uncertainty music_dwa:music:dwa music_gn:music:gradnorm"}
 FE='{"n_filters": 32}'
 BE='{"emb_dim": 64, "channels": [32, 64, 64, 128, 128, 128, 128]}'
 ENC=(model.name=pase model.input_samples=16000 "model.frontend_kwargs=$FE" "model.backend_kwargs=$BE")
