@@ -1,58 +1,72 @@
 #!/usr/bin/env bash
 # Self-supervised ablation on the built-in corpus: multi-task worker sets x loss weightings and
-# CLMR, pre-trained WITHOUT labels, then `musicrep benchmark` of each frozen encoder beside the
-# same encoder untrained, the MFCC baseline and a supervised model (corpus-style labels).
+# CLMR, pre-trained WITHOUT labels, then `musicrep benchmark` (COALA protocol: frozen
+# embeddings, logistic-regression / MLP probes, REPEATS seeds) of each encoder beside the same
+# encoder untrained, the MFCC baseline and the same encoder trained supervised on corpus-style.
 #
-# Sized for a shared 2-core CPU (all overridable): CLIPS clips x 6 s, EPOCHS epochs, small
-# encoders (PASE with EMB-d frames, no RNN; SampleCNN at its native 59,049 samples). This is a
-# sanity-level comparison, not a reproduction of the papers' numbers.
-# Usage: bash benchmarks/ssl_ablation.sh   (env: OUT, CORPUS, CLIPS, EPOCHS, RUNS, EMB, RUNS_SET)
+# Every method trains ONE small encoder, so rows differ only by the objective: PASE (SincNet
+# with 32 filters, conv channels 32-64-64-128-128-128-128, 64-d frames every 10 ms, no RNN,
+# 0.3 M parameters) on 1-s crops, batch 16, Adam, EPOCHS epochs over the train split of a
+# CLIPS x SECS-s corpus; the waveform decoder is the per-frame MLP (PASE+'s transposed-conv
+# decoder costs ~5 GFLOP per second of audio, more than this encoder). BatchNorm statistics
+# are recomputed before each validation (training.precise_bn_batches). Sized for a shared
+# 2-core CPU: a sanity-level comparison, not a reproduction of the papers' numbers.
+#
+# Usage: bash benchmarks/ssl_ablation.sh
+#   env: OUT, CORPUS, CLIPS (200), SECS (4), EPOCHS (6), RUNS, REPEATS (3),
+#        RUNS_SET (label:workers:weighting for multitask, "clmr"), SUPERVISED (1)
 set -euo pipefail
 OUT=${OUT:-reports/ssl}
 CORPUS=${CORPUS:-data/ssl-corpus}
-CLIPS=${CLIPS:-120}
-EPOCHS=${EPOCHS:-3}
+CLIPS=${CLIPS:-200}
+SECS=${SECS:-4}
+EPOCHS=${EPOCHS:-6}
 RUNS=${RUNS:-runs/ssl}
-EMB=${EMB:-64}
-# label:workers:weighting (multitask) and "clmr"
-RUNS_SET=${RUNS_SET:-"spectral:spectral:equal music:music:equal music_dwa:music:dwa music_unc:music:uncertainty clmr"}
-PASE=(model.name=pase model.input_samples=16000 model.backend_kwargs.emb_dim="$EMB"
-      objective.hidden=64 training.batch_size=16 data.num_workers=0)
+REPEATS=${REPEATS:-3}
+SUPERVISED=${SUPERVISED:-1}
+RUNS_SET=${RUNS_SET:-"spectral:spectral:equal music:music:equal clmr music_unc:music:uncertainty music_dwa:music:dwa music_gn:music:gradnorm"}
+FE='{"n_filters": 32}'
+BE='{"emb_dim": 64, "channels": [32, 64, 64, 128, 128, 128, 128]}'
+ENC=(model.name=pase model.input_samples=16000 "model.frontend_kwargs=$FE" "model.backend_kwargs=$BE")
+COMMON=(training.batch_size=16 data.num_workers=0 training.precise_bn_batches=4
+        training.early_stopping_patience=0)
 
-musicrep data corpus --out "$CORPUS" --clips "$CLIPS" --seconds 6 --no-progress >/dev/null
-train() {  # run-folder, then musicrep train arguments
+musicrep data corpus --out "$CORPUS" --clips "$CLIPS" --seconds "$SECS" --no-progress >/dev/null
+train() {  # run-folder, then musicrep train arguments; a finished run is kept
   local run=$1; shift
-  if [ -f "$run/checkpoints/best.ckpt" ] && [ ! -f "$run/checkpoints/last.ckpt.tmp" ]; then
-    echo "$run: trained"; return; fi
+  if [ -f "$run/.ablation-done" ]; then echo "$run: trained"; return; fi
   musicrep train --out "$run" --overwrite --manifest "$CORPUS/style.csv" --max-epochs "$EPOCHS" "$@"
+  touch "$run/.ablation-done"
 }
 models=()
+if [ "$SUPERVISED" = 1 ]; then  # the same encoder trained on the corpus-style labels
+  train "$RUNS/supervised" --model pase --set "${ENC[@]}" "${COMMON[@]}"
+  models+=("supervised=$RUNS/supervised")
+fi
 for spec in $RUNS_SET; do
   if [ "$spec" = clmr ]; then
-    train "$RUNS/clmr" --recipe configs/clmr.yaml --set training.batch_size=16 data.num_workers=0
+    train "$RUNS/clmr" --recipe configs/clmr.yaml --set "${ENC[@]}" "${COMMON[@]}"
     models+=("clmr=$RUNS/clmr")
   else
     IFS=: read -r label workers weighting <<<"$spec"
-    train "$RUNS/mt-$label" --recipe configs/music_multitask.yaml \
-      --set "${PASE[@]}" objective.workers="$workers" objective.weighting="$weighting"
+    train "$RUNS/mt-$label" --recipe configs/music_multitask.yaml --set "${ENC[@]}" "${COMMON[@]}" \
+      objective.workers="$workers" objective.weighting="$weighting" objective.hidden=64 \
+      objective.decoder_head=mlp objective.stats_batches=8
     models+=("mt_$label=$RUNS/mt-$label")
   fi
 done
-# the same encoders untrained (same sizes, seed 0), exported as embedding models
-python - "$RUNS" "$EMB" <<'PY'
-import shutil, sys, torch
+# the same encoder untrained (random weights drawn with seed 0), exported as an embedding model
+python - "$RUNS/untrained" "$FE" "$BE" <<'PY'
+import json, shutil, sys, torch
 from musicrep import io
 from musicrep.models import create_encoder
-runs, emb = sys.argv[1], int(sys.argv[2])
-shutil.rmtree(f"{runs}/pase-untrained", ignore_errors=True)
+shutil.rmtree(sys.argv[1], ignore_errors=True)
 torch.manual_seed(0)
-io.save_model(create_encoder("pase", input_samples=16000, backend_kwargs={"emb_dim": emb}),
-              f"{runs}/pase-untrained")
+enc = create_encoder("pase", input_samples=16000, frontend_kwargs=json.loads(sys.argv[2]),
+                     backend_kwargs=json.loads(sys.argv[3]))
+io.save_model(enc, sys.argv[1])
 PY
-models+=("pase_untrained=$RUNS/pase-untrained" "samplecnn_untrained=samplecnn" "mfcc=mfcc")
-# supervised reference: SampleCNN trained on the corpus-style labels
-train "$RUNS/supervised" --model samplecnn --set training.batch_size=16 data.num_workers=0
-models+=("supervised=$RUNS/supervised")
+models+=("untrained=$RUNS/untrained" "mfcc=mfcc")
 IFS=,; list="${models[*]}"; unset IFS
 musicrep benchmark --tasks corpus-style,corpus-instrument,corpus-tags --models "$list" \
-  --corpus-dir "$CORPUS" --clips "$CLIPS" --seconds 6 --repeats 3 --out "$OUT"
+  --corpus-dir "$CORPUS" --clips "$CLIPS" --seconds "$SECS" --repeats "$REPEATS" --out "$OUT"

@@ -8,6 +8,9 @@ The parse check extracts every line that starts with ``musicrep`` from the READM
 blocks (continuation lines joined, ``#`` comments and ``[optional ...]`` parts removed) and
 parses it with the CLI's own argparse parser, so a renamed command or option fails here.
 
+``--section TITLE`` (repeatable) runs other sections the same way (their own Python blocks
+too), e.g. ``--section "Self-supervised pre-training"``.
+
 The run check executes the "A short tour" section as written, in order, in a scratch folder
 (``configs/`` linked in; commands run by bash so globs expand), with SHRINK's substitutions applied so it takes minutes: fewer, shorter
 corpus clips, one training epoch, one probe repeat. Its Python blocks run in the same folder.
@@ -89,11 +92,24 @@ def shrink(command: str) -> str:
     return command
 
 
-def run_tour(readme: Path, workdir: Path, timeout: float = 1800, small: bool = True) -> list[str]:
-    """Run the tour's commands and Python blocks (shrunk unless ``small`` is false) in
-    ``workdir``; the failures."""
+#: Sections that --run executes, with the sections whose Python blocks run after theirs.
+RUN_SECTIONS: dict[str, tuple[str, ...]] = {
+    "A short tour": ("Audio and manifests",),
+    "Self-supervised pre-training": (),
+}
+
+
+def run_tour(
+    readme: Path,
+    workdir: Path,
+    timeout: float = 1800,
+    small: bool = True,
+    section: str = "A short tour",
+) -> list[str]:
+    """Run a section's commands and Python blocks (the tour by default; shrunk unless
+    ``small`` is false) in ``workdir``; the failures."""
     text = readme.read_text()
-    tour = _section(text, "A short tour")
+    tour = _section(text, section)
     workdir.mkdir(parents=True, exist_ok=True)
     if not (workdir / "configs").exists():
         os.symlink(ROOT / "configs", workdir / "configs")
@@ -101,9 +117,12 @@ def run_tour(readme: Path, workdir: Path, timeout: float = 1800, small: bool = T
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     steps = [("shell", shrink(c) if small else c) for c in shell_commands(tour)]
-    python = python_blocks(tour) + python_blocks(_section(text, "Audio and manifests"))
-    # the section's blocks share names (the second uses the first's imports): run them together
-    steps += [("python", "\n".join(python))]
+    python = python_blocks(tour)
+    for extra in RUN_SECTIONS.get(section, ()):
+        python += python_blocks(_section(text, extra))
+    # the blocks share names (the second uses the first's imports): run them together
+    if python:
+        steps += [("python", "\n".join(python))]
     failures = []
     for kind, step in steps:
         t0 = time.perf_counter()
@@ -127,13 +146,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", action="store_true", help="also run the tour (minutes)")
     p.add_argument("--workdir", default="readme-check", help="scratch folder for --run")
     p.add_argument("--full-size", action="store_true", help="--run without SHRINK (as written)")
+    p.add_argument(
+        "--section",
+        action="append",
+        help="README section to run (repeatable; default: the tour)",
+    )
     args = p.parse_args(argv)
     readme = Path(args.readme)
     commands = shell_commands(readme.read_text())
     problems = parse_all(commands)
     print(f"{len(commands)} README command(s) parsed, {len(problems)} rejected")
     if args.run:
-        problems += run_tour(readme, Path(args.workdir), small=not args.full_size)
+        for section in args.section or ["A short tour"]:
+            problems += run_tour(
+                readme, Path(args.workdir), small=not args.full_size, section=section
+            )
     for problem in problems:
         print(f"FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0

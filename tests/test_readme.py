@@ -44,3 +44,13 @@ def test_readme_tour_runs_at_a_small_size(tmp_path):
     check = _checker()
     failures = check.run_tour(ROOT / "README.md", tmp_path, timeout=1200)
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
+def test_readme_self_supervised_path_runs(tmp_path):
+    """Unlabelled folder -> manifest -> pre-training -> export -> benchmark, as written."""
+    check = _checker()
+    failures = check.run_tour(
+        ROOT / "README.md", tmp_path, timeout=1200, section="Self-supervised pre-training"
+    )
+    assert not failures, "\n".join(failures)

@@ -159,6 +159,28 @@ def test_multitask_targets_are_aligned_and_shaped():
     assert torch.isfinite(out["loss"])
 
 
+@pytest.mark.parametrize("kernel", [30, 25])
+def test_transposed_decoder_upsamples_each_frame_to_its_hop(kernel):
+    from musicrep.objectives.multitask import MultiTaskObjective
+
+    torch.manual_seed(0)
+    enc = _tiny_pase()
+    obj = MultiTaskObjective(
+        enc, workers=["decoder"], decoder_channels=[8, 8, 4], decoder_kernel=kernel
+    )
+    seq = torch.randn(2, 7, 16)
+    assert obj.heads["decoder"](seq).shape == (2, 7, 160)
+    # receptive field: output frame 0 does not depend on input frame 6
+    seq.requires_grad_(True)
+    obj.heads["decoder"].eval()
+    obj.heads["decoder"](seq)[:, 0].sum().backward()
+    assert seq.grad[:, 6].abs().max() == 0 and seq.grad[:, 0].abs().max() > 0
+    with pytest.raises(ConfigError, match="multiply to"):
+        MultiTaskObjective(enc, workers=["decoder"], decoder_strides=[4, 4, 4])
+    mlp = MultiTaskObjective(enc, workers=["decoder"], decoder_head="mlp", hidden=8)
+    assert mlp.heads["decoder"](seq.detach()).shape == (2, 7, 160)
+
+
 def test_multitask_rejects_unknown_workers_and_sequence_free_encoders():
     from musicrep.objectives.multitask import MultiTaskObjective
 
@@ -213,3 +235,80 @@ def test_clmr_loss_decreases():
         opt.step()
         losses.append(float(out["loss"]))
     assert losses[-1] < losses[0]
+
+
+def _tiny_samplecnn():
+    from musicrep.models import create_encoder
+
+    # 3 * 3^6 = 2187 samples -> one frame; 8 BatchNorm layers like the full model's depth
+    kw = {"channels": [16] * 7, "last_channels": 32}
+    return create_encoder("samplecnn", input_samples=2187, backend_kwargs=kw)
+
+
+def _clips(n, samples, seed):
+    """``n`` distinct clips (harmonic tones + noise) and a second, shifted view of each."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(samples + 200) / 16000
+    f0 = 110 * 2 ** (torch.arange(n) / 2)
+    x = sum(torch.sin(2 * math.pi * k * f0[:, None] * t) / k for k in (1, 2, 3))
+    x = 0.2 * x + 0.02 * torch.randn(x.shape, generator=g)
+    return x[:, :samples], x[:, 150 : 150 + samples]
+
+
+def test_clmr_learns_and_validates_below_chance_after_batchnorm_recompute():
+    """NT-Xent falls on a small batch in a few steps; in eval mode (validation, export) the
+    running BatchNorm averages of a short run collapse the embeddings (loss log(2N-1)) and the
+    recomputed statistics (training.precise_bn_batches) give the training-mode loss back."""
+    from musicrep.objectives.contrastive import ClmrObjective
+    from musicrep.training.callbacks import recompute_batchnorm
+
+    torch.manual_seed(0)
+    enc = _tiny_samplecnn()
+    obj = ClmrObjective(enc, embed_dim=32, projection_dim=16, augment=False)
+    a, b = _clips(8, enc.input_samples, 0)
+    opt = torch.optim.Adam(obj.param_groups(enc)[0]["params"], lr=3e-3)
+    enc.train()
+    losses = []
+    for _ in range(8):
+        loss = obj(enc, {"view_a": a, "view_b": b})["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    chance = math.log(2 * 8 - 1)
+    assert losses[-1] < losses[0] - 0.3, losses
+
+    def eval_loss():
+        enc.eval()
+        with torch.no_grad():
+            return float(obj(enc, {"view_a": a, "view_b": b})["loss"])
+
+    stale = eval_loss()
+    loader = [{"view_a": a, "view_b": b}]
+    assert recompute_batchnorm(enc, obj, loader, batches=1) == 2
+    fixed = eval_loss()
+    assert abs(stale - chance) < 0.05, stale  # the failure this fixes
+    assert fixed < chance - 0.3, (fixed, losses[-1])
+
+
+def test_recompute_batchnorm_is_the_average_of_the_batches_statistics():
+    from musicrep.objectives.contrastive import ClmrObjective
+    from musicrep.training.callbacks import recompute_batchnorm
+
+    torch.manual_seed(0)
+    enc = _tiny_samplecnn()
+    obj = ClmrObjective(enc, embed_dim=32, augment=False)
+    batches = [dict(zip(("view_a", "view_b"), _clips(4, enc.input_samples, s))) for s in (1, 2)]
+    bn = enc.backend.blocks[0].bn
+    conv = enc.backend.blocks[0].conv
+    with torch.no_grad():
+        outs = [conv(enc.frontend(b[v])) for b in batches for v in ("view_a", "view_b")]
+    rng = torch.get_rng_state()
+    enc.eval()
+    assert recompute_batchnorm(enc, obj, batches + batches, batches=2) == 4
+    assert torch.equal(torch.get_rng_state(), rng)  # the global generator is left alone
+    means = torch.stack([o.mean(dim=(0, 2)) for o in outs]).mean(0)
+    vars_ = torch.stack([o.var(dim=(0, 2)) for o in outs]).mean(0)  # torch keeps unbiased
+    torch.testing.assert_close(bn.running_mean, means, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(bn.running_var, vars_, rtol=1e-4, atol=1e-6)
+    assert bn.momentum == 0.1 and not enc.training  # momentum and mode are put back

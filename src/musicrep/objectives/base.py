@@ -210,6 +210,13 @@ class Objective(nn.Module):
         """The views of a training batch (:attr:`views`)."""
         return tuple(self.views)
 
+    def encoder_inputs(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The waveforms the encoder runs on in a training batch (after the views' transforms),
+        one tensor per encoder call; used to recompute BatchNorm statistics
+        (``training.precise_bn_batches``). Default: every ``(batch, samples)`` training view."""
+        names = [v.name for v in self.training_views()]
+        return [batch[n] for n in names if torch.is_tensor(batch.get(n)) and batch[n].dim() == 2]
+
     def validation_views(self) -> tuple[View, ...]:
         """The views of a validation batch (:attr:`valid_views`, else :attr:`views`)."""
         return tuple(self.valid_views if self.valid_views is not None else self.views)

@@ -132,6 +132,12 @@ class TrainingConfig:
         Logging interval in steps.
     num_sanity_val_steps : int
         Validation batches run before training to catch errors early.
+    precise_bn_batches : int
+        Before every validation, recompute the encoder's BatchNorm statistics over this many
+        training batches (:class:`musicrep.training.callbacks.PreciseBatchNorm`); 0 keeps the
+        running averages. Short runs need it: the running averages start at mean 0 / variance
+        1 and after a few dozen steps can still collapse a deep BatchNorm encoder's eval-mode
+        embeddings to one vector.
     """
 
     batch_size: int = 16
@@ -156,6 +162,7 @@ class TrainingConfig:
     limit_val_batches: int | float | None = None
     log_every_n_steps: int = 20
     num_sanity_val_steps: int = 2
+    precise_bn_batches: int = 0
 
 
 @dataclass

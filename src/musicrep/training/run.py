@@ -49,6 +49,7 @@ from musicrep.objectives import Objective, build_objective, objective_attribute
 from musicrep.training.callbacks import (
     AtomicCheckpointIO,
     EpochSummary,
+    PreciseBatchNorm,
     RandomState,
     RunCSVLogger,
 )
@@ -662,6 +663,8 @@ def build_trainer(
     # user callbacks first: at each hook they run before the schedule (checkpointing is last)
     callbacks: list[Callback] = [*extra_callbacks, best, last, RandomState(), DataEpoch()]
     callbacks += objective.callbacks()
+    if tcfg.precise_bn_batches > 0:
+        callbacks.append(PreciseBatchNorm(tcfg.precise_bn_batches))
     if tcfg.early_stopping_patience > 0:
         # strict=False: a run stopped by max_steps before its first validation has no
         # monitored value yet, which must not crash it
