@@ -23,7 +23,7 @@ Test metrics are at track level (--chunks chunks per track). The best checkpoint
 is chosen on the valid split (single views: val/loss; multi-view: the joint head's valid loss).
 
     flock /tmp/musicrep-cpu.lock python benchmarks/multiview_reproduction.py \\
-        --corpus data/corpus --out reports/multiview --epochs 8
+        --corpus data/corpus --out reports/multiview --epochs 4 --samples 16000 --valid-chunks 2
 
 --readme also writes the report into benchmarks/README.md (section "## Multi-view
 classification with gradient blending"). --resume keeps runs that already have results.

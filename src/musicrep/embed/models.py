@@ -314,16 +314,23 @@ def _untrained(name: str, seed: int, input_samples: int | None) -> nn.Module:
 
 
 def _with_input_samples(model: nn.Module, input_samples: int | None, where: str) -> nn.Module:
-    """Rebuild a zoo model for another input length, keeping its weights."""
+    """Rebuild a model for another input length, keeping its weights."""
     config = getattr(model, "config", None)
     if input_samples is None or input_samples == getattr(model, "encoder", model).input_samples:
         return model
-    from musicrep.models import Encoder, create_model, rebuild_encoder
+    from musicrep.models import Encoder, create_model, rebuild_encoder, rebuild_model
 
+    n = int(input_samples)
     if isinstance(model, Encoder):  # an encoder-only export (self-supervised)
-        new = rebuild_encoder({**config, "input_samples": int(input_samples)})
+        new = rebuild_encoder({**config, "input_samples": n})
+    elif getattr(model, "export_kind", None) == "musicnn_tf":  # a pretrained musicnn/VGG
+        from musicrep.models.musicnn_tf import MusicnnTF
+
+        new = MusicnnTF(**{**config, "input_samples": n})  # ConfigError for VGG
+    elif "encoder" in config:  # a tagging model on a non-zoo encoder (e.g. fine-tuned musicnn)
+        new = rebuild_model({**config, "encoder": {**config["encoder"], "input_samples": n}})
     else:
-        new = create_model(**{**config, "input_samples": int(input_samples)})
+        new = create_model(**{**config, "input_samples": n})
     try:
         new.load_state_dict(model.state_dict())
     except RuntimeError as exc:
