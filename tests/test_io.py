@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +196,26 @@ def test_predict_warns_about_short_and_silent_files(run_dir, tmp_path, capsys):
         (str(silent), "digitally"),
     ]
     assert captured.err.count("short.wav") == 1 and captured.err.count("silent.wav") == 1
+
+
+def test_untrained_folder_is_the_same_architecture_with_seeded_random_weights(run_dir, tmp_path):
+    from musicrep import io
+
+    trained, meta, _ = io.load_model(run_dir)
+    a, ameta, ident = io.load_model(f"untrained:{run_dir}", seed=3)
+    b, _, _ = io.load_model(f"untrained:{run_dir}", seed=3)
+    c, _, _ = io.load_model(f"untrained:{run_dir}", seed=4)
+    assert ident == f"untrained:{Path(run_dir).resolve()}:seed=3" and ameta["untrained"]
+    ta, tt = dict(a.state_dict()), dict(trained.state_dict())
+    assert ta.keys() == tt.keys()  # same architecture, same input length
+    assert a.encoder.input_samples == trained.encoder.input_samples
+    weights = [k for k, v in tt.items() if v.is_floating_point() and v.dim() > 1]
+    assert weights and all(not torch.equal(ta[k], tt[k]) for k in weights)
+    assert all(torch.equal(ta[k], dict(b.state_dict())[k]) for k in weights)  # seeded
+    assert any(not torch.equal(ta[k], dict(c.state_dict())[k]) for k in weights)
+    exported = tmp_path / "exported"
+    io.save_model(trained, exported, vocab=meta["vocab"], task=meta["task"])
+    d, _, _ = io.load_model(f"untrained:{exported}", seed=3)
+    assert dict(d.state_dict()).keys() == tt.keys()
+    with pytest.raises(ConfigError, match="random weights"):
+        io.load_model(f"untrained:{run_dir}", untrained_ok=False)

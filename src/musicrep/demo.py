@@ -138,9 +138,12 @@ def run_demo(
     clips: int = 160,
     seconds: float = 5.0,
     model: str = "musicnn",
+    model_options: dict | None = None,
     epochs: int = 10,
     seed: int = 0,
     batch_size: int = 16,
+    lr: float = 1e-3,
+    patience: int = 4,
     valid_chunks: int = 4,
     test_chunks: int = 8,
     benchmark: bool = True,
@@ -171,14 +174,14 @@ def run_demo(
     else:
         resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
         config = {
-            "model": {"name": model},
+            "model": {"name": model, **(model_options or {})},
             "data": {"manifest": str(corpus_dir / "tags.csv"), "valid_chunks": valid_chunks},
             "training": {
                 "max_epochs": epochs,
                 "batch_size": batch_size,
                 "schedule": "plateau",
-                "lr": 1e-3,
-                "early_stopping_patience": 4,
+                "lr": lr,
+                "early_stopping_patience": patience,
                 "seed": seed,
                 "log_every_n_steps": 5,
             },
@@ -212,7 +215,7 @@ def run_demo(
         )
         bench = run_benchmark(
             [f"corpus-{t}" for t in tasks],
-            [f"{model}-trained={run_dir}", f"{model}-untrained={model}", "mfcc"],
+            [f"{model}-trained={run_dir}", f"{model}-untrained=untrained:{run_dir}", "mfcc"],
             out / "benchmark",
             repeats=benchmark_repeats,
             seed=seed,

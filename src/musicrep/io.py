@@ -325,7 +325,9 @@ def _folder(path: str | os.PathLike) -> Path:
     return p
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+def load(
+    path: str | os.PathLike, device: str | torch.device = "cpu", *, weights: bool = True
+) -> tuple[nn.Module, dict]:
     """Load an exported model folder (JSON + safetensors; nothing is unpickled).
 
     Parameters
@@ -334,6 +336,9 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[n
         The folder (or its ``config.json`` / ``model.safetensors``).
     device : str or torch.device
         Where to put the model.
+    weights : bool
+        False rebuilds the architecture with fresh random weights (the global torch seed decides
+        them) and reads no ``model.safetensors``: the "same network, untrained" baseline.
 
     Returns
     -------
@@ -352,6 +357,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[n
     folder = _folder(path)
     meta = read_config(folder)
     model = MODEL_KINDS.get(meta["kind"])(meta)
+    if not weights:
+        return model.to(device).eval(), meta
     missing, unexpected = st_load_model(
         model, str(folder / WEIGHTS_NAME), strict=False, device=str(torch.device(device))
     )
@@ -386,6 +393,9 @@ def load_model(
       checkpoint);
     - ``untrained:NAME``: zoo architecture NAME with random weights (seeded by ``seed``),
       the random-network baseline;
+    - ``untrained:FOLDER``: the architecture of an exported model or training run folder
+      (front-end, input length, options exactly as trained) with fresh random weights (seeded
+      by ``seed``): the "same network, untrained" baseline of a trained model;
     - a bare zoo name (``musicnn``): also random weights, but only where ``untrained_ok`` (it
       warns, so nobody mistakes it for a trained model); where labels are needed (``musicrep
       predict``) it is an error whose hint names the pretrained models and ``untrained:NAME``.
@@ -423,6 +433,8 @@ def load_model(
         return model, meta, str(path.resolve())
     zoo = list_models()
     name = text[len(UNTRAINED_PREFIX) :] if text.startswith(UNTRAINED_PREFIX) else None
+    if name is not None and name not in zoo and Path(name).is_dir():
+        return _untrained_like(Path(name), device=device, seed=seed, untrained_ok=untrained_ok)
     pretrained = ", ".join(sorted(PRETRAINED))
     if name is None and text in zoo and not path.exists():
         hint = f"pretrained models: {pretrained}; for random weights say {UNTRAINED_PREFIX}{text}"
@@ -465,6 +477,27 @@ def load_model(
         f"run folder; or {UNTRAINED_PREFIX}NAME for random weights, NAME one of "
         f"{', '.join(zoo)}",
     )
+
+
+def _untrained_like(
+    folder: Path, *, device: str | torch.device, seed: int, untrained_ok: bool
+) -> tuple[nn.Module, dict, str]:
+    """``untrained:FOLDER``: the folder's architecture with fresh weights seeded by ``seed``."""
+    if not untrained_ok:
+        raise ConfigError(
+            f"{UNTRAINED_PREFIX}{folder} has random weights and no trained labels to predict",
+            f"use the trained model itself: --model {folder}",
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if (folder / WEIGHTS_NAME).is_file() or not (folder / "checkpoints").is_dir():
+            model, meta = load(folder, device=device, weights=False)
+        else:
+            from musicrep.training import load_checkpoint_model
+
+            model, meta = load_checkpoint_model(folder, map_location=device, weights=False)
+    meta = {**meta, "source": f"{UNTRAINED_PREFIX}{folder}", "untrained": True}
+    return model.to(device).eval(), meta, f"{UNTRAINED_PREFIX}{folder.resolve()}:seed={seed}"
 
 
 @torch.no_grad()

@@ -146,6 +146,7 @@ def load_checkpoint_model(
     path: str | os.PathLike,
     map_location: str | torch.device = "cpu",
     prefer: str = "best",
+    weights: bool = True,
 ) -> tuple[nn.Module, dict]:
     """Rebuild the exported model of a training checkpoint (loaded with ``weights_only=True``).
 
@@ -156,6 +157,9 @@ def load_checkpoint_model(
         ``.ckpt`` file.
     map_location : str or torch.device
     prefer : {"best", "last"}
+    weights : bool
+        False builds the same architecture with fresh random weights (the global torch seed
+        decides them): the "same network, untrained" baseline (``untrained:RUN``).
 
     Returns
     -------
@@ -177,7 +181,8 @@ def load_checkpoint_model(
         encoder, objective = build_parts(
             hp["config"], hp.get("task"), hp.get("vocab"), encoder_config=hp.get("encoder_config")
         )
-        _container(encoder, objective).load_state_dict(ckpt["state_dict"])
+        if weights:
+            _container(encoder, objective).load_state_dict(ckpt["state_dict"])
         model = objective.export_model(encoder)
         info = objective.export_info()
     elif "model_config" in hp:  # checkpoints of musicrep <= 0.x: a TaggingModel under model.*
@@ -185,9 +190,10 @@ def load_checkpoint_model(
 
         model = create_model(**hp["model_config"])
         prefix = "model."
-        model.load_state_dict(
-            {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-        )
+        if weights:
+            model.load_state_dict(
+                {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+            )
         info = {"vocab": list(hp["vocab"]), "task": hp["task"]}
     else:
         raise CheckpointError(f"{ckpt_path} was not written by musicrep train (no model config)")
