@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from musicrep.data import Manifest
-from musicrep.demo import FacetHead, majority_baseline, run_demo
+from musicrep.demo import (
+    FacetHead,
+    benchmark_margins,
+    demo_model_options,
+    majority_baseline,
+    run_demo,
+)
+from musicrep.demo_settings import DEMO_MODEL, DEMO_MODEL_OPTIONS
 from musicrep.errors import ConfigError
 
 
@@ -63,10 +70,40 @@ def test_demo_end_to_end_and_rerun_reuses_everything(tmp_path):
     result = run_demo(out, clips=40, seconds=3, epochs=1, benchmark_repeats=1)
     assert {r[0] for r in result.rows} == {"tags", "style"}
     saved = json.loads((out / "results.json").read_text())
-    assert saved["runs"]["tags"].endswith("musicnn-tags")
+    assert saved["runs"]["tags"].endswith(f"{DEMO_MODEL}-tags")
+    assert len(saved["benchmark_margins"]) == 2  # one line per task, vs untrained and mfcc
     assert (out / "benchmark" / "report.html").is_file()
-    ckpt = out / "runs" / "musicnn-tags" / "checkpoints" / "best.ckpt"
+    ckpt = out / "runs" / f"{DEMO_MODEL}-tags" / "checkpoints" / "best.ckpt"
     mtime = ckpt.stat().st_mtime
     again = run_demo(out, clips=40, seconds=3, epochs=1, benchmark=False)
     assert ckpt.stat().st_mtime == mtime  # the finished run was reused, not retrained
     assert again.rows == result.rows
+
+
+def test_benchmark_margins_are_trained_minus_each_other_model_in_points():
+    def cell(mean, std):
+        return {"status": "ok", "result": {"metrics": {"roc_auc": {"mean": mean, "std": std}}}}
+
+    document = {
+        "tasks": [{"name": "corpus-tags", "metrics": ["roc_auc", "pr_auc"]}],
+        "results": {
+            "corpus-tags": {
+                "m-trained": cell(0.90, 0.01),
+                "m-untrained": cell(0.80, 0.02),
+                "mfcc": cell(0.93, 0.005),
+                "broken": {"status": "failed", "error": "x"},
+            }
+        },
+    }
+    (line,) = benchmark_margins(document, "m-trained")
+    assert line.startswith("corpus-tags roc_auc: trained 90.0; ")
+    assert "+10.0 vs m-untrained (std 2.0)" in line
+    assert "-3.0 vs mfcc (std 1.0)" in line
+    assert "broken" not in line
+    assert benchmark_margins(document, "absent") == []
+
+
+def test_demo_model_options_small_default_published_size_otherwise():
+    assert demo_model_options(DEMO_MODEL, None) == DEMO_MODEL_OPTIONS
+    assert demo_model_options("musicnn", None) == {}
+    assert demo_model_options(DEMO_MODEL, {"dropout": 0.1}) == {"dropout": 0.1}

@@ -37,6 +37,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from musicrep.demo_settings import (
+    DEMO_CLIPS,
+    DEMO_EPOCHS,
+    DEMO_LR,
+    DEMO_MODEL,
+    DEMO_MODEL_OPTIONS,
+    DEMO_PATIENCE,
+    DEMO_SCHEDULE,
+    DEMO_SECONDS,
+    DEMO_VALID_CHUNKS,
+)
 from musicrep.errors import ConfigError
 from musicrep.utils import write_json_atomic, write_text_atomic
 
@@ -73,6 +84,7 @@ class DemoResult:
     elapsed: float = 0.0
     benchmark: str | None = None
     benchmark_table: str | None = None
+    margins: list[str] = field(default_factory=list)
 
     def table(self, model: str) -> str:
         head = f"| task | metric | {model} | majority baseline |\n|---|---|---:|---:|\n"
@@ -132,66 +144,43 @@ def _facet_scores(run_dir: Path, manifest_path: Path, facet: str, chunks: int) -
         return evaluate_tracks(head, dataset, show_progress=False)["metrics"]
 
 
-def run_demo(
-    out: str | Path = "demo",
-    *,
-    clips: int = 160,
-    seconds: float = 5.0,
-    model: str = "musicnn",
-    model_options: dict | None = None,
-    epochs: int = 10,
-    seed: int = 0,
-    batch_size: int = 16,
-    lr: float = 1e-3,
-    patience: int = 4,
-    valid_chunks: int = 4,
-    test_chunks: int = 8,
-    benchmark: bool = True,
-    benchmark_repeats: int = 3,
-    tasks: tuple[str, ...] = DEMO_TASKS,
-) -> DemoResult:
-    """Run the demo into ``out`` (see the module docstring); returns the table rows."""
-    from musicrep.data.corpus import build_corpus
+def demo_model_options(model: str, model_options: dict | None) -> dict:
+    """The options the demo trains ``model`` with: ``DEMO_MODEL_OPTIONS`` for the default model."""
+    if model_options is not None:
+        return dict(model_options)
+    return dict(DEMO_MODEL_OPTIONS) if model == DEMO_MODEL else {}
+
+
+def _train_step(
+    model: str,
+    model_options: dict,
+    corpus_dir: Path,
+    run_dir: Path,
+    training: dict,
+    valid_chunks: int,
+    test_chunks: int,
+) -> None:
+    """Train ``model`` on the corpus ``tags`` task into ``run_dir`` (resuming a killed run)."""
     from musicrep.training import train
 
-    t0 = time.perf_counter()
-    out = Path(out)
-    corpus_dir = out / "corpus"
-    tasks = tuple(tasks)
-    print(f"[1/4] built-in corpus dataset: {clips} clips x {seconds:g} s -> {corpus_dir}")
-    summary = build_corpus(corpus_dir, clips=clips, seconds=seconds, seed=seed)
-    print(
-        f"      {summary.rendered} rendered, {summary.reused} reused "
-        f"({time.perf_counter() - t0:.0f} s so far)"
-    )
-
-    result = DemoResult()
-    run_dir = out / "runs" / f"{model}-tags"
-    results_file = run_dir / "results.json"
-    print(f"[2/4] train {model} on the 'tags' task -> {run_dir}")
-    if results_file.is_file():
+    if (run_dir / "results.json").is_file():
         print("      finished run found: reusing it")
-    else:
-        resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
-        config = {
-            "model": {"name": model, **(model_options or {})},
-            "data": {"manifest": str(corpus_dir / "tags.csv"), "valid_chunks": valid_chunks},
-            "training": {
-                "max_epochs": epochs,
-                "batch_size": batch_size,
-                "schedule": "plateau",
-                "lr": lr,
-                "early_stopping_patience": patience,
-                "seed": seed,
-                "log_every_n_steps": 5,
-            },
-            "evaluation": {"chunks": test_chunks},
-        }
-        train(config, out=run_dir, resume=resume, command=["musicrep", "demo"])
-    print(f"      done ({time.perf_counter() - t0:.0f} s so far)")
-    result.runs["tags"] = str(run_dir)
+        return
+    resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
+    config = {
+        "model": {"name": model, **model_options},
+        "data": {"manifest": str(corpus_dir / "tags.csv"), "valid_chunks": valid_chunks},
+        "training": {"log_every_n_steps": 5, **training},
+        "evaluation": {"chunks": test_chunks},
+    }
+    train(config, out=run_dir, resume=resume, command=["musicrep", "demo"])
 
-    print(f"[3/4] evaluate on the test split of {', '.join(tasks)}")
+
+def _evaluate_step(
+    run_dir: Path, corpus_dir: Path, tasks: tuple[str, ...], test_chunks: int
+) -> list[tuple[str, str, float, float]]:
+    """Test-split rows ``(task, metric, model, majority baseline)`` of the trained run."""
+    results_file = run_dir / "results.json"
     if not results_file.is_file():
         raise ConfigError(
             f"{run_dir} has no test results (the corpus has no 'test' clips)",
@@ -200,50 +189,83 @@ def run_demo(
     scores = {"tags": json.loads(results_file.read_text(encoding="utf-8"))["metrics"]}
     if "style" in tasks:
         scores["style"] = _facet_scores(run_dir, corpus_dir / "style.csv", "style", test_chunks)
+    rows = []
     for task in tasks:
         base = majority_baseline(corpus_dir / f"{task}.csv", task)
         for metric in base:
-            result.rows.append((task, metric, float(scores[task][metric]), float(base[metric])))
-    print()
-    print(result.table(model))
+            rows.append((task, metric, float(scores[task][metric]), float(base[metric])))
+    return rows
 
-    if benchmark:
-        from musicrep.benchmark import run_benchmark
 
-        print(
-            f"[4/4] benchmark: {model} (trained) vs untrained {model} vs mfcc -> {out / 'benchmark'}"
+def benchmark_margins(document: dict, trained: str) -> list[str]:
+    """One line per task: the trained model's probe score minus each other model's, in points.
+
+    ``document`` is a ``musicrep.benchmark`` results document; ``trained`` the trained model's
+    label in it. A margin is ``mean(trained) - mean(other)`` of the task's primary metric
+    (percent), followed by the larger of the two repeat standard deviations as its noise scale.
+    """
+    lines = []
+    for task in document["tasks"]:
+        cells = document["results"][task["name"]]
+        metric = task["metrics"][0]
+        if cells.get(trained, {}).get("status", "ok") != "ok" or trained not in cells:
+            continue
+        mine = cells[trained]["result"]["metrics"][metric]
+        parts = []
+        for label, cell in cells.items():
+            if label == trained or "result" not in cell:
+                continue
+            other = cell["result"]["metrics"][metric]
+            gap = 100 * (mine["mean"] - other["mean"])
+            noise = 100 * max(mine.get("std", 0.0), other.get("std", 0.0))
+            parts.append(f"{gap:+.1f} vs {label} (std {noise:.1f})")
+        lines.append(
+            f"{task['name']} {metric}: trained {100 * mine['mean']:.1f}; " + ", ".join(parts)
         )
-        bench = run_benchmark(
-            [f"corpus-{t}" for t in tasks],
-            [f"{model}-trained={run_dir}", f"{model}-untrained=untrained:{run_dir}", "mfcc"],
-            out / "benchmark",
-            repeats=benchmark_repeats,
-            seed=seed,
-            corpus_dir=corpus_dir,
-            clips=clips,
-            seconds=seconds,
-            title=f"musicrep demo: {model} on the built-in corpus dataset",
-            command="musicrep demo",
-            progress=False,
-        )
-        from musicrep.benchmark import format_results
+    return lines
 
-        result.benchmark = str(bench.paths["md"])
-        result.benchmark_table = format_results(bench.document)
-        print(result.benchmark_table)
-        print(f"      done ({time.perf_counter() - t0:.0f} s so far)")
 
-    result.elapsed = time.perf_counter() - t0
-    table = result.table(model)
+def _benchmark_step(
+    model: str, run_dir: Path, out: Path, tasks, repeats: int, seed: int, clips: int, seconds: float
+):
+    """Frozen embeddings + probe: the trained encoder vs the same network untrained vs MFCC."""
+    from musicrep.benchmark import format_results, run_benchmark
+
+    print(f"[4/4] benchmark: {model} (trained) vs untrained {model} vs mfcc -> {out / 'benchmark'}")
+    bench = run_benchmark(
+        [f"corpus-{t}" for t in tasks],
+        [f"{model}-trained={run_dir}", f"{model}-untrained=untrained:{run_dir}", "mfcc"],
+        out / "benchmark",
+        repeats=repeats,
+        seed=seed,
+        corpus_dir=out / "corpus",
+        clips=clips,
+        seconds=seconds,
+        title=f"musicrep demo: {model} on the built-in corpus dataset",
+        command="musicrep demo",
+        progress=False,
+    )
+    return (
+        bench,
+        format_results(bench.document),
+        benchmark_margins(bench.document, f"{model}-trained"),
+    )
+
+
+def _write_results(out: Path, model: str, clips: int, seconds: float, result: DemoResult) -> str:
+    """``OUT/results.md`` and ``OUT/results.json`` (atomic); returns the markdown text."""
     text = (
         f"# musicrep demo\n\n{model} trained on the built-in corpus dataset ({clips} clips x "
-        f"{seconds:g} s), track-level scores on the test split:\n\n{table}\n"
+        f"{seconds:g} s), track-level scores on the test split:\n\n{result.table(model)}\n"
         f"Run folders: {', '.join(result.runs.values())}\n\n"
     )
     if result.benchmark_table:
         text += (
             "Frozen embeddings + probe (mean ± std over repeats; full report: "
             f"{result.benchmark}):\n\n```\n{result.benchmark_table}\n```\n\n"
+            "Trained minus the others (probe points):\n\n"
+            + "".join(f"- {line}\n" for line in result.margins)
+            + "\n"
         )
     text += f"Total time: {result.elapsed:.0f} s\n"
     write_text_atomic(out / "results.md", text)
@@ -256,9 +278,79 @@ def run_demo(
             ],
             "runs": result.runs,
             "benchmark_report": result.benchmark,
+            "benchmark_margins": result.margins,
             "elapsed_s": result.elapsed,
         },
     )
+    return text
+
+
+def run_demo(
+    out: str | Path = "demo",
+    *,
+    clips: int = DEMO_CLIPS,
+    seconds: float = DEMO_SECONDS,
+    model: str = DEMO_MODEL,
+    model_options: dict | None = None,
+    epochs: int = DEMO_EPOCHS,
+    seed: int = 0,
+    batch_size: int = 16,
+    lr: float = DEMO_LR,
+    patience: int = DEMO_PATIENCE,
+    schedule: str = DEMO_SCHEDULE,
+    valid_chunks: int = DEMO_VALID_CHUNKS,
+    test_chunks: int = 8,
+    benchmark: bool = True,
+    benchmark_repeats: int = 3,
+    tasks: tuple[str, ...] = DEMO_TASKS,
+) -> DemoResult:
+    """Run the demo into ``out`` (see the module docstring); returns the table rows.
+
+    ``model_options`` (``None``: :data:`DEMO_MODEL_OPTIONS` for the default model, the published
+    configuration for any other zoo name) are ``model:`` entries of a training config.
+    """
+    from musicrep.data.corpus import build_corpus
+
+    t0 = time.perf_counter()
+    out, tasks = Path(out), tuple(tasks)
+    corpus_dir = out / "corpus"
+    print(f"[1/4] built-in corpus dataset: {clips} clips x {seconds:g} s -> {corpus_dir}")
+    summary = build_corpus(corpus_dir, clips=clips, seconds=seconds, seed=seed)
+    print(
+        f"      {summary.rendered} rendered, {summary.reused} reused "
+        f"({time.perf_counter() - t0:.0f} s so far)"
+    )
+    result = DemoResult()
+    run_dir = out / "runs" / f"{model}-tags"
+    print(f"[2/4] train {model} on the 'tags' task -> {run_dir}")
+    training = {
+        "max_epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "early_stopping_patience": patience,
+        "schedule": schedule,
+        "seed": seed,
+    }
+    options = demo_model_options(model, model_options)
+    _train_step(model, options, corpus_dir, run_dir, training, valid_chunks, test_chunks)
+    print(f"      done ({time.perf_counter() - t0:.0f} s so far)")
+    result.runs["tags"] = str(run_dir)
+
+    print(f"[3/4] evaluate on the test split of {', '.join(tasks)}")
+    result.rows = _evaluate_step(run_dir, corpus_dir, tasks, test_chunks)
+    print()
+    print(result.table(model))
+    if benchmark:
+        bench, result.benchmark_table, result.margins = _benchmark_step(
+            model, run_dir, out, tasks, benchmark_repeats, seed, clips, seconds
+        )
+        result.benchmark = str(bench.paths["md"])
+        print(result.benchmark_table)
+        print("\n".join(result.margins))
+        print(f"      done ({time.perf_counter() - t0:.0f} s so far)")
+
+    result.elapsed = time.perf_counter() - t0
+    text = _write_results(out, model, clips, seconds, result)
     print()
     print(text)
     print(f"results: {out / 'results.md'}; total {result.elapsed:.0f} s")
