@@ -3,9 +3,10 @@
 ``make demo`` (``musicrep demo``) runs, on the CPU, from nothing:
 
 1. renders the built-in corpus dataset (music21 scores, our synthesizer) into ``OUT/corpus``;
-2. trains one zoo model (default ``musicnn``: the fewest FLOPs per chunk in the zoo) on the
-   ``tags`` task (multi-label: style, instrument, mode, tempo, meter and texture tags) into the
-   run folder ``OUT/runs/<model>-tags`` that ``musicrep export``/``predict`` can reopen;
+2. trains one zoo model (default: a small short-chunk CNN, ``DEMO_MODEL``/``DEMO_MODEL_OPTIONS``
+   in :mod:`musicrep.demo_settings`) on the ``tags`` task (multi-label: style, instrument,
+   mode, tempo, meter and texture tags) into the run folder ``OUT/runs/<model>-tags`` that
+   ``musicrep export``/``predict`` can reopen;
 3. evaluates it track by track on the test split of the ``tags`` task and of the ``style`` task
    (single-label: the arg-max over the model's ``style:*`` outputs, so one model serves both
    tasks and the CPU budget goes into a single, longer training run), and prints a table beside
@@ -14,16 +15,18 @@
    prevalence);
 4. runs a small ``musicrep benchmark`` of the trained encoder against the ``mfcc`` baseline and
    an untrained network of the same architecture (frozen embeddings + the COALA probe, 3
-   repeats, on the ``style`` and ``tags`` tasks) into ``OUT/benchmark/report.{md,html}``;
+   repeats, on the ``style`` and ``tags`` tasks) into ``OUT/benchmark/report.{md,html}`` and
+   prints by how many probe points the trained encoder beats each (:func:`benchmark_margins`);
 5. writes ``OUT/results.md`` and ``OUT/results.json``.
 
 Every step resumes: an existing corpus clip or finished run is reused, so running the demo again
 only prints the table.
 
-Short-run choices (documented here and in the README; the zoo recipes keep the papers' setups):
-Adam 1e-3 with the plateau schedule rather than Won et al.'s 200-epoch Adam->SGD schedule, 4
-validation chunks per track instead of 16, 8 test chunks per track, at most ``epochs`` epochs
-with early stopping after 4 epochs without a lower validation loss.
+Short-run choices (documented here, in :mod:`musicrep.demo_settings` and in the README; the zoo
+recipes keep the papers' setups): the settings' learning rate, schedule and epoch budget rather
+than Won et al.'s 200-epoch Adam->SGD schedule, ``DEMO_VALID_CHUNKS`` validation chunks per
+track instead of 16, 8 test chunks per track, early stopping after ``DEMO_PATIENCE`` epochs
+without a lower validation loss.
 """
 
 from __future__ import annotations

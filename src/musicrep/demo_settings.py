@@ -3,10 +3,10 @@
 # Corpus size and training length of the default demo (see benchmarks/README.md "Demo model").
 DEMO_CLIPS = 1000
 DEMO_SECONDS = 4.0
-DEMO_EPOCHS = 16
+DEMO_EPOCHS = 24
 DEMO_LR = 3e-3
 DEMO_PATIENCE = 8
-DEMO_SCHEDULE = "cosine"
+DEMO_SCHEDULE = "plateau"
 DEMO_VALID_CHUNKS = 2
 
 # The demo's model: the short-chunk CNN of Won et al. (2020) at a size a 2-core CPU trains in a
