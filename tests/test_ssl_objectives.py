@@ -312,3 +312,71 @@ def test_recompute_batchnorm_is_the_average_of_the_batches_statistics():
     torch.testing.assert_close(bn.running_mean, means, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(bn.running_var, vars_, rtol=1e-4, atol=1e-6)
     assert bn.momentum == 0.1 and not enc.training  # momentum and mode are put back
+
+
+def _write_unlabelled(root, n_train=8, seconds=1.0):
+    """``n_train`` training and 2 validation clips (tones + noise), no labels."""
+    import numpy as np
+    import soundfile as sf
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * 16000)) / 16000
+    rows = []
+    for i in range(n_train + 2):
+        x = 0.4 * np.sin(2 * np.pi * [220.0, 880.0, 3520.0][i % 3] * t)
+        x = x + 0.05 * rng.standard_normal(len(t))
+        sf.write(root / f"{i:02d}.wav", x.astype(np.float32), 16000)
+        rows.append(f"{i:02d}.wav,,{'train' if i < n_train else 'valid'}")
+    (root / "manifest.csv").write_text("path,labels,split\n" + "\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+@pytest.mark.parametrize("scheme", ["dwa", "uncertainty"])
+def test_multitask_run_logs_the_loss_weights_every_epoch(scheme, tmp_path):
+    """``musicrep train`` with a multitask objective writes ``weight/<worker>`` to the run's
+    metrics.csv once per epoch: dwa's are 1 after the first epoch, then K softmax(r / 2) of the
+    logged epoch-mean losses; uncertainty's (learned) change between epochs."""
+    import csv
+
+    import yaml
+
+    from musicrep.cli import main
+
+    manifest = _write_unlabelled(tmp_path / "data")
+    recipe = {
+        "model": {"name": "pase", "input_samples": 8000, "backend_kwargs": {"emb_dim": 16}},
+        "data": {"num_workers": 0},
+        "training": {"batch_size": 4, "max_epochs": 3, "early_stopping_patience": 0},
+        "objective": {
+            "name": "multitask",
+            "workers": ["fbank", "mfcc"],
+            "weighting": scheme,
+            "hidden": 16,
+            "stats_batches": 2,
+        },
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "run"
+    argv = ["train", "--recipe", str(tmp_path / "r.yaml"), "--manifest", str(manifest)]
+    assert main([*argv, "--out", str(out)]) == 0
+    with open(out / "logs" / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    workers = ["fbank", "mfcc"]
+    weights, losses = {}, {}
+    for r in rows:
+        if r.get("weight/fbank"):
+            assert int(r["epoch"]) not in weights, "weights logged twice in one epoch"
+            weights[int(r["epoch"])] = [float(r[f"weight/{w}"]) for w in workers]
+        if r.get("train/loss_fbank"):
+            losses[int(r["epoch"])] = [float(r[f"train/loss_{w}"]) for w in workers]
+    assert sorted(weights) == [0, 1, 2], rows
+    if scheme == "dwa":
+        assert weights[0] == [1.0, 1.0]
+        for e in (1, 2):
+            r = torch.tensor(losses[e]) / torch.tensor(losses[e - 1])
+            expected = 2 * torch.softmax(r / 2.0, dim=0)
+            assert weights[e] == pytest.approx(expected.tolist(), rel=1e-4), (e, weights)
+    else:
+        assert all(w > 0 for ws in weights.values() for w in ws)
+        assert weights[0] != weights[2]  # learned: the weights move during training
