@@ -49,7 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _load(spec: str, device: str):
     from musicrep.io import load_model
-
     from musicrep.models.inference import optimize_for_inference
 
     model, meta, _ = load_model(spec, device=device, untrained_ok=False)
