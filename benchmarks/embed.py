@@ -369,13 +369,15 @@ def side_child(kind: str, folder: str, threads: int, batch: int) -> None:
 
         reference_musicnn([warm], net)
     else:
-        _, workers, *precision = kind.split(":")
+        _, workers, *flags = kind.split(":")
         emb = Embedder(
             "musicnn-mtt",
             batch_size=batch,
             workers=int(workers),
-            precision=precision[0] if precision else "fp32",
+            precision="bf16" if "bf16" in flags else "fp32",
         )
+        if "noopt" in flags:  # the original graph, without musicrep.models.inference
+            emb.model.__dict__["_inference"] = emb.model.encoder
 
         def work() -> None:
             with tempfile.TemporaryDirectory() as out:
@@ -458,6 +460,7 @@ def pipeline_main(args) -> int:
         # every case in a fresh process, interleaved rounds; median and range of each
         cases = ["reference", "network"] + [f"musicrep:{w}" for w in sorted({0, 1, workers})]
         cases += [f"musicrep:{workers}:bf16"] if args.bf16 else []
+        cases += ["musicrep:0:noopt"] if args.noopt else []
         runs = side_by_side(clips, cases, args.rounds, args.threads, args.batch)
         ref_wall = [r["wall"] for r in runs["reference"]]
         ref_cpu = [r["cpu"] for r in runs["reference"]]
@@ -473,6 +476,11 @@ def pipeline_main(args) -> int:
                 default = ", default here" if w == workers else ""
                 flag = " --precision bf16" if case.endswith("bf16") else ""
                 label = f"`musicrep embed --model musicnn-mtt --workers {w}{flag}` ({how}{default})"
+                if case.endswith("noopt"):
+                    label = (
+                        "`musicrep embed --model musicnn-mtt --workers 0`, original graph "
+                        "(no `optimize_for_inference`, as before it)"
+                    )
             side.append((label, runs[case]))
         t_ref = float(np.median(ref_wall))
         ray_rows = []
@@ -630,6 +638,12 @@ def main() -> int:
     )
     p.add_argument(
         "--bf16", action="store_true", help="--pipeline: also time --precision bf16 on the CPU"
+    )
+    p.add_argument(
+        "--noopt",
+        action="store_true",
+        help="--pipeline: also time musicrep without musicrep.models.inference (the original "
+        "graph)",
     )
     p.add_argument(
         "--side-only",
