@@ -369,24 +369,49 @@ def side_child(kind: str, folder: str, threads: int, batch: int) -> None:
 
         reference_musicnn([warm], net)
     else:
-        _, workers, *precision = kind.split(":")
+        _, workers, *flags = kind.split(":")
+        shards = threads if "shards" in flags else 1
+        if shards > 1:  # one torch thread per process: no 2-thread pool exists before fork
+            torch.set_num_threads(1)
         emb = Embedder(
             "musicnn-mtt",
             batch_size=batch,
             workers=int(workers),
-            precision=precision[0] if precision else "fp32",
+            precision="bf16" if "bf16" in flags else "fp32",
         )
+        if "noopt" in flags:  # the original graph, without musicrep.models.inference
+            emb.model.__dict__["_inference"] = emb.model.encoder
 
         def work() -> None:
             with tempfile.TemporaryDirectory() as out:
-                report = emb.files([folder], out, progress=False)
-            assert not report.failed, report.failed
+                if shards == 1:
+                    report = emb.files([folder], out, progress=False)
+                    assert not report.failed, report.failed
+                    return
+                # `musicrep embed --shard i/N`: N single-thread processes (forked after the
+                # model load and warm-up), each embedding every N-th file
+                pids = []
+                for i in range(shards):
+                    pid = os.fork()
+                    if pid == 0:  # pragma: no cover - child
+                        code = 1
+                        try:
+                            report = emb.files([folder], out, progress=False, shard=(i, shards))
+                            code = 1 if report.failed else 0
+                        finally:
+                            os._exit(code)
+                    pids.append(pid)
+                for pid in pids:
+                    assert os.waitpid(pid, 0)[1] == 0
 
         with tempfile.TemporaryDirectory() as out:
             emb.files([warm], out, progress=False)
     c0, t0 = time.process_time(), time.perf_counter()
+    ch0 = os.times()
     work()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    ch1 = os.times()  # CPU of the forked shard processes (zero otherwise)
+    cpu += (ch1.children_user - ch0.children_user) + (ch1.children_system - ch0.children_system)
     print(json.dumps({"wall": wall, "cpu": cpu, "audio": audio, "load": os.getloadavg()[0]}))
 
 
@@ -458,6 +483,8 @@ def pipeline_main(args) -> int:
         # every case in a fresh process, interleaved rounds; median and range of each
         cases = ["reference", "network"] + [f"musicrep:{w}" for w in sorted({0, 1, workers})]
         cases += [f"musicrep:{workers}:bf16"] if args.bf16 else []
+        cases += ["musicrep:0:noopt"] if args.noopt else []
+        cases += ["musicrep:0:shards"] if args.shards and args.threads > 1 else []
         runs = side_by_side(clips, cases, args.rounds, args.threads, args.batch)
         ref_wall = [r["wall"] for r in runs["reference"]]
         ref_cpu = [r["cpu"] for r in runs["reference"]]
@@ -473,6 +500,16 @@ def pipeline_main(args) -> int:
                 default = ", default here" if w == workers else ""
                 flag = " --precision bf16" if case.endswith("bf16") else ""
                 label = f"`musicrep embed --model musicnn-mtt --workers {w}{flag}` ({how}{default})"
+                if case.endswith("shards"):
+                    label = (
+                        f"`musicrep embed --model musicnn-mtt --workers 0 --shard i/{args.threads}`"
+                        f", {args.threads} single-thread processes (`OMP_NUM_THREADS=1`)"
+                    )
+                if case.endswith("noopt"):
+                    label = (
+                        "`musicrep embed --model musicnn-mtt --workers 0`, original graph "
+                        "(no `optimize_for_inference`, as before it)"
+                    )
             side.append((label, runs[case]))
         t_ref = float(np.median(ref_wall))
         ray_rows = []
@@ -630,6 +667,18 @@ def main() -> int:
     )
     p.add_argument(
         "--bf16", action="store_true", help="--pipeline: also time --precision bf16 on the CPU"
+    )
+    p.add_argument(
+        "--shards",
+        action="store_true",
+        help="--pipeline: also time --threads single-thread processes, each on its --shard of "
+        "the files (forked after the model load)",
+    )
+    p.add_argument(
+        "--noopt",
+        action="store_true",
+        help="--pipeline: also time musicrep without musicrep.models.inference (the original "
+        "graph)",
     )
     p.add_argument(
         "--side-only",

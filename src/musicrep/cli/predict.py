@@ -49,9 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _load(spec: str, device: str):
     from musicrep.io import load_model
+    from musicrep.models.inference import optimize_for_inference
 
     model, meta, _ = load_model(spec, device=device, untrained_ok=False)
-    return model, meta
+    return optimize_for_inference(model.eval()), meta
 
 
 def run(args: argparse.Namespace) -> int:

@@ -166,6 +166,12 @@ class EncoderEmbedding(EmbeddingModel):
         self._captured: torch.Tensor | None = None
         if layer is None:
             self.embed_dim = int(encoder.embed_dim)
+            # the exact faster inference graph (musicrep.models.inference), sharing the
+            # encoder's parameters; not registered, so state_dict and layer names are the
+            # encoder's. Layer hooks need the original modules: only without ``layer``.
+            from musicrep.models.inference import optimize_for_inference
+
+            object.__setattr__(self, "_inference", optimize_for_inference(self.encoder))
             return
         modules = dict(encoder.named_modules())
         called = _called_modules(encoder, self.window_samples)
@@ -186,7 +192,8 @@ class EncoderEmbedding(EmbeddingModel):
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """``(batch, window_samples)`` -> ``(batch, embed_dim)``."""
         if self.layer is None:
-            return self.encoder(windows)
+            run = self.__dict__.get("_inference", self.encoder)
+            return run(windows) if not self.encoder.training else self.encoder(windows)
 
         def capture(m, _inp, out):
             self._captured = _pool(out, m)

@@ -120,6 +120,11 @@ class MusicnnNet(nn.Module):
             k = conv.kernel_size[0]
             y = conv(F.pad(x, (0, 0, (k - 1) // 2, k - 1 - (k - 1) // 2)))
             front.append(bn(F.relu(y)).amax(dim=3))
+        return self.layers_from_front(front)
+
+    def layers_from_front(self, front: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The layers from the five front-end maps ``(B, C, T)`` (2 timbral, 3 temporal) on;
+        :class:`musicrep.models.inference.FastMusicnnNet` computes them differently."""
         fe = torch.cat(front, dim=1)  # (B, 561, T)
         c1 = self.mid_bn[0](F.relu(self.mid[0](F.pad(fe, (3, 3)))))
         c2 = self.mid_bn[1](F.relu(self.mid[1](F.pad(c1, (3, 3))))) + c1
