@@ -89,9 +89,9 @@ def bootstrap(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musicrep import io
     from musicrep.data.manifest import Manifest
     from musicrep.evaluate_av import default_trials, embed_av, trial_rows
+    from musicrep.io import load_model
     from musicrep.models.av import AV_CONDITIONS, CROSS_MODAL
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.model:
         name, _, path = spec.rpartition("=")
         name = name or path
-        model, _ = io.load(path)
+        model, _, _ = load_model(path, untrained_ok=False)  # run folder or exported
         paths, labels, emb = embed_av(model, manifest, args.split, chunks=args.chunks)
         enroll, test, target, _ = trial_rows(trials, paths, labels)
         cross = bool(getattr(model, "cross_modal", False))
