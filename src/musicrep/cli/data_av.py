@@ -14,7 +14,7 @@ are disjoint; trials_test.txt lists every pair of test utterances (VoxCeleb form
 --coupling (default 0.7) links each face to its voice through shared latent identity factors
 (sex, size, age), our synthetic stand-in for the real face-voice correlation that cross-modal
 verification of unseen speakers relies on; --coupling 0 draws faces and voices independently
-(the dataset of earlier versions, on which cross-modal EER is at chance by construction).
+(the dataset of earlier versions, on which cross-modal EER stays near chance).
 Needs espeak-ng (apt-get install -y espeak-ng). The same --seed gives the same dataset.
 
 writes:

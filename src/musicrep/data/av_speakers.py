@@ -15,8 +15,8 @@ Face-voice coupling (``coupling``, default 0.7)
 Cross-modal verification on UNSEEN speakers (audio enrolment, face test) needs something that
 links a face to a voice across identities: in real data faces and voices correlate through sex,
 age and body size. With independent face and voice draws (``coupling=0``, the only behaviour of
-earlier versions) nothing does, and cross-modal EER on test speakers is at chance whatever the
-model. With ``coupling = c > 0`` each identity gets three latent factors (sex: its sign from the
+earlier versions) nothing does but the mouth motion (which follows the speech envelope, so
+speaking rhythm shows in the video), and cross-modal EER on test speakers stays near chance. With ``coupling = c > 0`` each identity gets three latent factors (sex: its sign from the
 voice variant ``m*``/``f*``; size; age) and every trait (pitch, speed, head shape, eye spacing
 and size, mouth width, skin/eye/hair colours) mixes its own draw with its loading on the
 factors (:data:`LOADINGS`), so a fraction ``c`` of its normal-score variance is shared; ranges
