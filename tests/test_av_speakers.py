@@ -71,3 +71,100 @@ def test_frame_envelope_is_per_40ms():
     y[640:1280] = 1.0
     env = frame_envelope(y)
     assert env.shape == (25,) and env[1] == 1.0 and env[0] == 0.0 and env[2] == 0.0
+
+
+def _independent_identities(n, rng):
+    """The identity draws of the dataset before --coupling existed (kept verbatim)."""
+    import itertools
+
+    from musicrep.data.av_speakers import ACCENTS, VARIANTS
+
+    pairs = list(itertools.product(ACCENTS, VARIANTS))
+    order = rng.permutation(len(pairs))
+    out = []
+    for i in range(n):
+        accent, variant = pairs[int(order[i % len(pairs)])]
+        colour = lambda lo, hi: tuple(float(v) for v in rng.uniform(lo, hi, 3))  # noqa: E731
+        out.append(
+            Identity(
+                name=f"spk{i:03d}",
+                accent=accent,
+                variant=variant,
+                pitch=int(rng.integers(15, 85)),
+                speed=int(rng.integers(130, 200)),
+                face_w=float(rng.uniform(0.24, 0.36)),
+                face_h=float(rng.uniform(0.32, 0.44)),
+                eye_dx=float(rng.uniform(0.08, 0.15)),
+                eye_r=float(rng.uniform(0.025, 0.05)),
+                mouth_w=float(rng.uniform(0.08, 0.17)),
+                skin=colour(0.3, 0.95),
+                eyes=colour(0.0, 0.6),
+                hair=colour(0.0, 0.8),
+            )
+        )
+    return out
+
+
+def _face_voice(ids):
+    fem = [float(i.variant.startswith("f")) for i in ids]
+    voice = np.array([[i.pitch, i.speed, f] for i, f in zip(ids, fem)], float)
+    face = np.array(
+        [[i.face_w, i.face_h, i.eye_dx, i.eye_r, i.mouth_w, *i.skin, *i.eyes, *i.hair] for i in ids]
+    )
+    return voice, face
+
+
+def test_coupling_zero_is_the_old_independent_draw():
+    for seed in (0, 1, 7):
+        old = _independent_identities(30, np.random.default_rng(seed))
+        new = make_identities(30, np.random.default_rng(seed), 0.0, np.random.default_rng(99))
+        assert new == old
+        assert make_identities(30, np.random.default_rng(seed)) == old  # the default
+    # the coupled draw keeps the voices' accents/variants and the trait ranges
+    old = _independent_identities(30, np.random.default_rng(0))
+    coupled = make_identities(30, np.random.default_rng(0), 0.7, np.random.default_rng([0, 1]))
+    assert [(i.accent, i.variant) for i in coupled] == [(i.accent, i.variant) for i in old]
+    assert coupled != old
+    assert all(15 <= i.pitch < 85 and 130 <= i.speed < 200 for i in coupled)
+    assert all(
+        0.24 <= i.face_w <= 0.36 and 0.0 <= min(i.hair) <= max(i.hair) <= 0.8 for i in coupled
+    )
+    with pytest.raises(ValueError, match="coupling"):
+        make_identities(3, np.random.default_rng(0), 1.5)
+
+
+def test_coupling_links_face_and_voice_across_identities():
+    def link(c):
+        ids = make_identities(400, np.random.default_rng(0), c, np.random.default_rng([0, 1]))
+        voice, face = _face_voice(ids)
+        corr = np.corrcoef(np.c_[voice, face].T)[:3, 3:]
+        x = np.c_[face, np.ones(len(face))]  # R^2 of each voice trait predicted from the face
+        r2 = [1 - np.var(v - x @ np.linalg.lstsq(x, v, rcond=None)[0]) / np.var(v) for v in voice.T]
+        return np.abs(corr).max(), min(r2)
+
+    corr0, r2_0 = link(0.0)
+    corr7, r2_7 = link(0.7)
+    assert corr0 < 0.2 and r2_0 < 0.15  # independent: nothing predicts a voice from a face
+    assert corr7 > 0.5 and r2_7 > 0.4  # coupled: pitch, speed and sex follow the face
+    assert link(0.7) == (corr7, r2_7)  # deterministic
+
+
+@needs_espeak
+def test_coupling_zero_build_matches_the_independent_dataset(tmp_path):
+    """--coupling 0 gives the files of the independent dataset; other couplings change the
+    identities only (same sentences, so same utterance count and trials)."""
+    import dataclasses
+    import json
+
+    cfg0 = dataclasses.replace(SMALL, coupling=0.0)
+    a = build_av_speakers(tmp_path / "a", cfg0, show_progress=False).parent
+    meta = json.loads((a / "av_speakers.json").read_text())
+    old = _independent_identities(5, np.random.default_rng(0))
+    assert [
+        Identity(**{**d, **{k: tuple(d[k]) for k in ("skin", "eyes", "hair")}})
+        for d in meta["identities"]
+    ] == old
+    b = build_av_speakers(tmp_path / "b", SMALL, show_progress=False).parent  # coupling 0.7
+    assert json.loads((b / "av_speakers.json").read_text())["config"]["coupling"] == 0.7
+    assert (a / "manifest.csv").read_text() == (b / "manifest.csv").read_text()
+    assert (a / "trials_test.txt").read_text() == (b / "trials_test.txt").read_text()

@@ -306,3 +306,50 @@ def test_av_recipes_build(recipe):
     with torch.no_grad():
         emb = model.eval().embed(wave, frames)
     assert emb["fused"].shape[0] == 2 and emb["audio"].shape == model(wave).shape
+
+
+@pytest.mark.parametrize("recipe", ["av_shared", "av_fusion"])
+def test_av_vocabulary_is_the_training_speakers_only(tmp_path, recipe):
+    """Open set: the unseen test speakers are never classes of the speaker classifier (the
+    vocabulary of the whole manifest made them classes that training only ever saw as
+    negatives), and test rows need no label known to training."""
+    from musicrep.training import load_recipe, resolve_config
+    from musicrep.training.run import build_parts, load_data
+
+    manifest = write_av_data(tmp_path)  # spk0, spk1: test; spk2, spk3: train/valid
+    cfg = resolve_config(load_recipe(Path(__file__).parent.parent / "configs" / f"{recipe}.yaml"))
+    cfg["data"]["manifest"] = str(manifest)
+    run = load_data(cfg)
+    assert run.vocab == ["spk2", "spk3"]
+    _, objective = build_parts(cfg, run.task, run.vocab)
+    assert objective.num_outputs == 2 and objective.vocab == ["spk2", "spk3"]
+    # a test speaker's label unknown to training does not matter
+    text = manifest.read_text().replace(",spk0,test,", ",brand_new,test,")
+    manifest.write_text(text)
+    assert load_data(cfg).vocab == ["spk2", "spk3"]
+
+
+def test_speaker_bootstrap_interval():
+    import importlib.util
+
+    from musicrep.probes.verification import evaluate_verification
+
+    spec = importlib.util.spec_from_file_location(
+        "av_speaker_bootstrap", Path(__file__).parent.parent / "benchmarks/av_speaker_bootstrap.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+    spk = np.repeat(np.arange(8), 4)
+    emb = rng.standard_normal((8, 6))[spk] + 0.8 * rng.standard_normal((32, 6))
+    a, b = np.triu_indices(32, k=1)
+    target = (spk[a] == spk[b]).astype(np.int64)
+    res = mod.bootstrap(
+        {"audio": emb, "visual": emb}, [f"s{s}" for s in spk], a, b, target, ["audio"], n=200
+    )["audio"]
+    ref = 100 * evaluate_verification(emb[a], emb[b], target).metrics["eer"]["mean"]
+    assert abs(res["eer"] - ref) < 1.0  # same EER up to interpolation (both in %)
+    assert res["ci_low"] <= res["eer"] <= res["ci_high"] and res["speakers"] == 8
+    assert (
+        mod.weighted_eer(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1]), np.ones(4)) == 0.0
+    )

@@ -55,6 +55,8 @@ class _AVObjective(Objective):
 
     needs_labels = True
     task = "singlelabel"
+    # verification of unseen speakers: the classifier's classes are the TRAIN speakers only
+    open_set_labels = True
     head: nn.Module
 
     def _init_av(

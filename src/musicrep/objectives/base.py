@@ -146,6 +146,10 @@ class Objective(nn.Module):
         True for objectives that make their own training data (:meth:`make_dataset`, e.g.
         the generation objectives rendering the built-in corpus); ``data.manifest`` is then
         not needed and the final evaluation's ``data`` has no manifest.
+    open_set_labels : bool
+        True for open-set objectives (speaker verification): the label vocabulary (the
+        classifier's classes) is built from the training split only, so the unseen speakers of
+        the test split are never classes, and test rows need no label known to training.
     model_options : tuple of str
         Keys of the recipe's ``model:`` section the objective reads (beside the encoder's and
         ``num_outputs``, which every objective accepts and which the vocabulary size replaces);
@@ -163,6 +167,7 @@ class Objective(nn.Module):
     task: str | None = None
     requires_encoder: bool = True
     provides_data: bool = False
+    open_set_labels: bool = False
     model_options: tuple[str, ...] = ()
     monitor: tuple[str, str] = ("val/loss", "min")
     views: tuple[View, ...] = (View("wave"),)

@@ -360,6 +360,12 @@ def load_data(cfg: dict, folder: RunFolder | None = None, resumed: bool = False)
         if tag_vocab is None:
             manifest.warn_label_case()  # BACH / bach would silently be two classes
         vocab = vocabulary(manifest) if tag_vocab is None else list(tag_vocab.tags)
+        if tag_vocab is None and objective_attribute(cfg["objective"], "open_set_labels", False):
+            # open set (verification): classes are the training split's labels only; the
+            # test split's unseen speakers must never become classes of the classifier
+            vocab = sorted(
+                {lab for r in manifest if r.split == data.train_split for lab in r.labels}
+            )
         vocab = _check_vocab(vocab, data, manifest_path)
     if resumed and folder is not None and (folder.path / "config.json").is_file():
         saved = json.loads((folder.path / "config.json").read_text(encoding="utf-8"))
