@@ -334,6 +334,18 @@ def report(doc: dict, args) -> str:
                 row.append(f"**{txt}**" if c.mean == top else txt)
             lines.append(f"| {LABELS[m]} | " + " | ".join(row) + " |")
     lines += ["", "Chance: " + ", ".join(f"{t} {doc['chance'][t]}" for t in tasks) + "."]
+    if n > 1:
+        lines += [
+            "",
+            f"Per seed (seed {' / '.join(seeds)}):",
+            "",
+            "| method | " + " | ".join(tasks) + " |",
+            "|---" * (len(tasks) + 1) + "|",
+        ]
+        for m in LABELS:
+            if all(m in cells[t] for t in tasks):
+                row = [" / ".join(f"{per_seed[s][t][m]:.3f}" for s in seeds) for t in tasks]
+                lines.append(f"| {m} | " + " | ".join(row) + " |")
     lines += [
         "",
         f"G-Blend minus each baseline: mean of the {n} per-seed differences (same seed, same "
