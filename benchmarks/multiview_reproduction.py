@@ -348,10 +348,15 @@ def report(doc: dict, args) -> str:
                 lines.append(f"| {m} | " + " | ".join(row) + " |")
     lines += [
         "",
-        f"G-Blend minus each baseline: mean of the {n} per-seed differences (same seed, same "
-        f"task) and its 95 % Student-t interval ({n - 1} degrees of freedom); an interval that "
-        "excludes 0 is marked established (yes). The best single view is the view with the "
-        "best mean over seeds on that task (chosen on test, which favours the baseline):",
+        (
+            f"G-Blend minus each baseline: mean of the {n} per-seed differences (same seed, "
+            f"same task) and its 95 % Student-t interval ({n - 1} degrees of freedom); an "
+            "interval that excludes 0 is marked established (yes)."
+            if n > 1
+            else "G-Blend minus each baseline (one seed: no interval)."
+        )
+        + " The best single view is the view with the best mean over seeds on that task "
+        "(chosen on test, which favours the baseline):",
         "",
         "| task | " + " | ".join(f"G-Blend - {BASELINES[b]}" for b in BASELINES) + " |",
         "|---" * (len(BASELINES) + 1) + "|",
