@@ -268,8 +268,8 @@ def plot_weights(weights: dict[str, dict[str, list[dict[str, float]]]], path: Pa
     axes[0][0].set_ylabel("branch weight")
     axes[0][-1].legend(
         fontsize=7,
-        title=f"seeds {', '.join(seeds)}: "
-        + " ".join(styles[i % len(styles)] for i in range(len(seeds))),
+        title="line style by seed: "
+        + ", ".join(f"{s} '{styles[i % len(styles)]}'" for i, s in enumerate(seeds)),
         title_fontsize=6,
     )
     fig.tight_layout()
