@@ -373,7 +373,7 @@ def report(doc: dict, args) -> str:
                 row.append(f"{d.mean:+.3f}{name}")
         lines.append(f"| {t} | " + " | ".join(row) + " |")
     lines += ["", "What the tables say (written from the numbers above):", ""]
-    lines += [f"- {x}" for x in findings(cells, diffs, best, doc["n_test"], n)]
+    lines += [f"- {x}" for x in findings(cells, diffs, best, doc["n_test"], n, per_seed)]
     lines += [
         "",
         "G-Blend weights after each epoch, mean ± std over seeds "
@@ -433,8 +433,10 @@ def seed_stats_of(values):
     return seed_stats(values)
 
 
-def findings(cells, diffs, best, n_test, n: int) -> list[str]:
-    """Plain statements computed from the tables (no claims beyond the numbers)."""
+def findings(cells, diffs, best, n_test, n: int, per_seed=None) -> list[str]:
+    """Plain statements computed from the tables (no claims beyond the numbers); with
+    ``per_seed`` (seed -> task -> method -> metric) also the comparisons whose sign is the same
+    on every seed."""
     out = []
     established, open_ = [], []
     for task in cells:
@@ -479,6 +481,21 @@ def findings(cells, diffs, best, n_test, n: int) -> list[str]:
             f"variation only ({n} seeds, the same test tracks for every seed, a few epochs): "
             "they say nothing about another split or longer training."
         )
+        if per_seed is not None:
+            same = []
+            for task in cells:
+                for b, label in BASELINES.items():
+                    key = best[task] if b == "best-single" else b
+                    d = [r[task]["gblend"] - r[task][key] for r in per_seed.values()]
+                    if all(x < 0 for x in d) or all(x > 0 for x in d):
+                        side = "above" if d[0] > 0 else "below"
+                        name = f" ({key.removeprefix('single-')})" if b == "best-single" else ""
+                        same.append(f"{side} {label}{name} on {task}")
+            out.append(
+                f"Same sign on all {n} seeds (a descriptive count, weaker than an interval): "
+                + ("G-Blend is " + "; ".join(same) if same else "no comparison")
+                + "."
+            )
     else:
         out.append(
             "One seed: no interval; differences of a few points are within run-to-run noise "

@@ -99,3 +99,6 @@ def test_multiview_aggregate_and_findings():
     text = " ".join(mv.findings(cells, diffs, best, {"style": 57}, 3))
     assert "worse than concatenation on style" in text
     assert "G-Blend vs uniform weights on style" in text
+    signs = mv.findings(cells, diffs, best, {"style": 57}, 3, per_seed)[-1]
+    assert "below concatenation on style" in signs
+    assert "uniform" not in signs  # +0.02, -0.04, 0.0: no common sign
