@@ -574,6 +574,11 @@ def main() -> None:
     p.add_argument("--throughput-steps", type=int, default=5, help="timed training steps")
     p.add_argument("--throughput-device", default="cpu", help="device of the throughput steps")
     p.add_argument("--resume", action="store_true", help="keep runs that have results")
+    p.add_argument(
+        "--reuse-throughput",
+        action="store_true",
+        help="with --resume: keep the throughput rows of OUT/results.json (no timing)",
+    )
     p.add_argument("--readme", action="store_true", help="write into benchmarks/README.md")
     p.add_argument("--quiet", action="store_true", help="no training output")
     args = p.parse_args()
@@ -589,6 +594,7 @@ def main() -> None:
     from musicrep.utils import write_json_atomic, write_text_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)
+    prev: dict = {}
     if args.resume and (args.out / "results.json").exists():
         prev = json.loads((args.out / "results.json").read_text())
         for seed, sdoc in prev.get("seeds", {}).items():
@@ -604,12 +610,16 @@ def main() -> None:
         for task in args.tasks:
             run_task(task, seed, args, sdoc, doc)
             write_json_atomic(args.out / "results.json", {**doc, "args": vars(args)})
-    doc["throughput"] = throughput(args)
-    doc["cpu"], doc["load_average"] = cpu_model(), load_average()
-    if args.throughput_device.startswith("cuda"):
-        doc["device"] = torch.cuda.get_device_name(torch.device(args.throughput_device))
+    keys = ("throughput", "cpu", "load_average", "device")
+    if args.reuse_throughput and all(k in prev for k in keys):
+        doc.update({k: prev[k] for k in keys})
     else:
-        doc["device"] = f"{doc['cpu']}, {torch.get_num_threads()} threads"
+        doc["throughput"] = throughput(args)
+        doc["cpu"], doc["load_average"] = cpu_model(), load_average()
+        if args.throughput_device.startswith("cuda"):
+            doc["device"] = torch.cuda.get_device_name(torch.device(args.throughput_device))
+        else:
+            doc["device"] = f"{doc['cpu']}, {torch.get_num_threads()} threads"
     summary = args.corpus / "summary.txt"
     built = (
         [x for x in summary.read_text().splitlines() if "Built with" in x]
