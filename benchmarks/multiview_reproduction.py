@@ -477,7 +477,8 @@ def findings(cells, diffs, best, n_test, n: int, per_seed=None) -> list[str]:
         better = [x for x in established if x.startswith("better")]
         out.append(
             f"G-Blend is established better than a baseline in {len(better)} of "
-            f"{len(established) + len(open_)} comparisons. The intervals cover training-seed "
+            f"{len(established) + len(open_)} comparisons (each interval at 95 %, no "
+            "correction for the number of comparisons). The intervals cover training-seed "
             f"variation only ({n} seeds, the same test tracks for every seed, a few epochs): "
             "they say nothing about another split or longer training."
         )
