@@ -131,3 +131,53 @@ def test_bad_knobs_raise():
         gblend_weights(t, t, t, t, smoothing=1.0)
     with pytest.raises(ConfigError):
         gblend_weights(t, {"a": 1.0}, t, t)
+
+
+# ---------------------------------------------------------------------- hand-worked example
+# Three branches, two checkpoints; every number below was worked out by hand.
+#   a: train 1.0 -> 0.6, valid 1.2 -> 1.0: dG = 0.2, gap 0.2 -> 0.4, dO = 0.2, raw 0.2/0.04 = 5
+#   b: train 1.0 -> 0.5, valid 1.2 -> 1.1: dG = 0.1, gap 0.2 -> 0.6, dO = 0.4, raw 0.1/0.16 = 0.625
+#   c: train 1.0 -> 0.9, valid 1.2 -> 1.3: dG = -0.1 (held-out loss rose), raw 0
+# Normalised: a = 5/5.625 = 8/9, b = 0.625/5.625 = 1/9, c = 0. The weight is dG / dO^2: the
+# branch with the larger overfitting-to-generalisation ratio dO/dG (b: 4, a: 1) gets less.
+HAND_T0 = {"a": 1.0, "b": 1.0, "c": 1.0}
+HAND_V0 = {"a": 1.2, "b": 1.2, "c": 1.2}
+HAND_T1 = {"a": 0.6, "b": 0.5, "c": 0.9}
+HAND_V1 = {"a": 1.0, "b": 1.1, "c": 1.3}
+
+
+def test_hand_worked_raw_weights():
+    assert gblend_raw(1.0, 1.2, 0.6, 1.0) == pytest.approx(5.0, rel=1e-6)
+    assert gblend_raw(1.0, 1.2, 0.5, 1.1) == pytest.approx(0.625, rel=1e-6)
+    assert gblend_raw(1.0, 1.2, 0.9, 1.3) == 0.0
+
+
+def test_hand_worked_weights_no_knobs():
+    w = gblend_weights(HAND_T0, HAND_V0, HAND_T1, HAND_V1)
+    assert w == pytest.approx({"a": 8 / 9, "b": 1 / 9, "c": 0.0}, abs=1e-6)
+
+
+def test_hand_worked_weights_floor():
+    # floor 0.2: b (1/9) and c (0) are both below it -> 0.2 each, a gets 1 - 0.4 = 0.6
+    w = gblend_weights(HAND_T0, HAND_V0, HAND_T1, HAND_V1, floor=0.2)
+    assert w == pytest.approx({"a": 0.6, "b": 0.2, "c": 0.2}, abs=1e-6)
+    # floor 0.15 needs two rounds: c -> 0.15, a and b share 0.85 as 8:1 (b = 0.0944 < 0.15),
+    # then b -> 0.15 and a = 1 - 0.3 = 0.7
+    w = gblend_weights(HAND_T0, HAND_V0, HAND_T1, HAND_V1, floor=0.15)
+    assert w == pytest.approx({"a": 0.7, "b": 0.15, "c": 0.15}, abs=1e-6)
+
+
+def test_hand_worked_weights_smoothing_and_floor():
+    third = {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}
+    # smoothing 0.5 from uniform: a = 1/6 + 4/9 = 11/18, b = 1/6 + 1/18 = 4/18, c = 3/18
+    w = gblend_weights(HAND_T0, HAND_V0, HAND_T1, HAND_V1, previous=third, smoothing=0.5)
+    assert w == pytest.approx({"a": 11 / 18, "b": 4 / 18, "c": 3 / 18}, abs=1e-6)
+    # plus floor 0.2: c (1/6) -> 0.2, a and b share 0.8 as 11:4 -> 44/75 and 16/75
+    w = gblend_weights(HAND_T0, HAND_V0, HAND_T1, HAND_V1, previous=third, smoothing=0.5, floor=0.2)
+    assert w == pytest.approx({"a": 44 / 75, "b": 16 / 75, "c": 0.2}, abs=1e-6)
+    # the online weighting gives the same after its second epoch (the first only records)
+    g = create_weighting({"name": "gblend", "smoothing": 0.5, "floor": 0.2}, ["a", "b", "c"])
+    g.epoch_end(HAND_T0, valid=HAND_V0)
+    assert g.weights() == pytest.approx(third)
+    g.epoch_end(HAND_T1, valid=HAND_V1)
+    assert g.weights() == pytest.approx({"a": 44 / 75, "b": 16 / 75, "c": 0.2}, abs=1e-6)
