@@ -17,6 +17,8 @@ The package's modules are the parts of a run:
 - :mod:`~musicrep.training.callbacks`: exact resume, atomic checkpoints, the CSV log, the
   per-epoch line;
 - :mod:`~musicrep.training.checkpoints`: reading checkpoints and rebuilding their model;
+- :mod:`~musicrep.training.folder`: the run folder (new, resumed, restarted, overwritten);
+- :mod:`~musicrep.training.task`: the manifest, task and vocabulary of a run;
 - :mod:`~musicrep.training.run`: :func:`train`.
 
 What is trained is decided by the objective (:mod:`musicrep.objectives`).

@@ -23,13 +23,10 @@ evaluation (:func:`finish`). The run folder::
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import logging
 import os
 import shlex
-import shutil
-import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -55,9 +52,7 @@ from musicrep.training.callbacks import (
 )
 from musicrep.training.checkpoints import (
     LAYOUT,
-    CheckpointError,
     open_checkpoint,
-    read_checkpoint,
 )
 from musicrep.training.config import (
     DataConfig,
@@ -66,24 +61,19 @@ from musicrep.training.config import (
     resolve_config,
 )
 from musicrep.training.data import DataEpoch, EvalData, ViewDataModule, ViewDataset
+from musicrep.training.folder import (
+    RUN_DIR_ENV,
+    RunFolder,
+    _default_run_dir,
+    _is_rank_zero,
+    _skipped_lines,
+    _write_skipped,
+    show_progress,
+)
 from musicrep.training.module import MusicrepModule
+from musicrep.training.task import RunData, decide_task, load_data
 
 log = logging.getLogger(__name__)
-
-#: Set by rank 0 before fitting so that DDP processes started by Lightning find the same run.
-RUN_DIR_ENV = "MUSICREP_RUN_DIR"
-
-#: Files and folders a run writes (what ``--overwrite`` removes; nothing else is touched).
-RUN_FILES = (
-    "checkpoints",
-    "logs",
-    "config.json",
-    "config.yaml",
-    "vocab.json",
-    "skipped.txt",
-    "tag_vocabulary.json",
-    "results.json",
-)
 
 
 @dataclass
@@ -96,288 +86,6 @@ class TrainResult:
     results: dict | None = None
     skipped: list[str] = field(default_factory=list)
     rank_zero: bool = True
-
-
-# --------------------------------------------------------------------------- the run folder
-
-
-def _is_rank_zero() -> bool:
-    """Whether this process is the global rank 0 (before a Trainer exists; from the env)."""
-    for key in ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
-        if key in os.environ:
-            return int(os.environ[key]) == 0
-    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
-
-
-def show_progress() -> bool:
-    """Whether progress bars are shown: stderr is a terminal, or ``MUSICREP_PROGRESS=1``."""
-    return sys.stderr.isatty() or os.environ.get("MUSICREP_PROGRESS") == "1"
-
-
-def _default_run_dir(config: dict) -> Path:
-    if os.environ.get(RUN_DIR_ENV):
-        return Path(os.environ[RUN_DIR_ENV])
-    name = (config.get("model") or {}).get("name") or config["objective"]["name"]
-    return Path("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
-
-
-class RunFolder:
-    """A run folder and how this session uses it (new, resumed, restarted, overwritten).
-
-    Parameters
-    ----------
-    path : path
-    rank_zero : bool
-        Only rank 0 checks, locks and writes.
-    """
-
-    def __init__(self, path: str | os.PathLike, rank_zero: bool = True):
-        self.path = Path(path).resolve()
-        self.rank_zero = rank_zero
-        self.checkpoints = self.path / "checkpoints"
-        self.last = self.checkpoints / "last.ckpt"
-        self.skipped = self.path / "skipped.txt"
-        self._lock: Any = None
-
-    def has_run(self) -> bool:
-        return (self.path / "config.json").exists() or self.checkpoints.exists()
-
-    def has_checkpoint(self) -> bool:
-        return any((self.checkpoints / n).is_file() for n in ("best.ckpt", "last.ckpt"))
-
-    def lock(self) -> None:
-        """Hold ``RUN/.lock`` until the process ends (ConfigError if another run holds it)."""
-        if not self.rank_zero:
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX
-            return
-        fh = open(self.path / ".lock", "w")  # noqa: SIM115 - held for the process
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            raise ConfigError(
-                f"another 'musicrep train' is running in {self.path}",
-                "wait for it to finish, or choose another --out",
-            ) from None
-        self._lock = fh
-
-    def unlock(self) -> None:
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
-
-    def start(self, resume: bool, overwrite: bool) -> Path | None:
-        """Check the folder for this session; returns the checkpoint to resume from, or None.
-
-        - a new folder: a new run;
-        - ``overwrite``: the run's files are removed first, then a new run;
-        - ``resume``: continue from ``last.ckpt`` (from ``best.ckpt`` if ``last.ckpt`` cannot be
-          read); a run that stopped before its first checkpoint starts from the beginning;
-        - a folder holding a run without any checkpoint (stopped before its first epoch ended)
-          is started again from the beginning;
-        - a folder holding a run with checkpoints is an error (pass --resume or --overwrite).
-        """
-        if not self.rank_zero:
-            return self.last if resume and self.last.is_file() else None
-        if overwrite:
-            if self.has_run():
-                print(f"--overwrite: removing the previous run's files in {self.path}")
-            for name in RUN_FILES:
-                target = self.path / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-            return None
-        if resume:
-            if not self.has_checkpoint():
-                print(
-                    f"no checkpoint in {self.checkpoints}: the run stopped before its first "
-                    "epoch ended; starting it from the beginning"
-                )
-                self._clear_partial()
-                return None
-            try:
-                read_checkpoint(self.last)
-                return self.last
-            except CheckpointError as exc:
-                problem = exc.message
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    path, _ = open_checkpoint(self.last, prefer="best")
-            except CheckpointError as exc:
-                raise CheckpointError(
-                    f"cannot resume: {exc.message}",
-                    f"start the run again with --overwrite, or train into another --out "
-                    f"({self.path} is left as it is)",
-                ) from None
-            print(
-                f"{problem}\nresuming from {path} instead (the epochs after it are trained again)"
-            )
-            return path
-        if self.has_checkpoint():
-            raise ConfigError(
-                f"run folder {self.path} already holds a run",
-                "pass --resume to continue it, --overwrite to start it again, or choose "
-                "another --out",
-            )
-        if self.has_run():
-            print(
-                f"{self.path} holds a run that stopped before its first checkpoint: "
-                "starting it again"
-            )
-            self._clear_partial()
-        return None
-
-    def _clear_partial(self) -> None:
-        for name in ("logs", "checkpoints", "results.json"):
-            target = self.path / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-
-
-def _skipped_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    return [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln and ln[0] != "#"]
-
-
-def _write_skipped(path: Path, entries) -> None:
-    from musicrep.utils import write_text_atomic
-
-    lines = _skipped_lines(path)
-    for e in entries:
-        if e.format() not in lines:
-            lines.append(e.format())
-    header = "# path\tsplit\tmanifest line\treason\n"
-    write_text_atomic(path, header + "".join(ln + "\n" for ln in lines))
-
-
-# --------------------------------------------------------------------------- data and task
-
-
-@dataclass
-class RunData:
-    """The manifest of a run, with its task and vocabulary."""
-
-    manifest: Any
-    manifest_path: Path
-    task: str | None
-    vocab: list[str]
-    reason: str
-    tag_vocab: Any = None
-    untagged: list = field(default_factory=list)
-
-
-def _process_tags(manifest, data: DataConfig):
-    """COALA's tag processing of a manifest's labels (``data.tags``): returns the processed
-    manifest, the :class:`~musicrep.data.tags.TagVocabulary` (built from the training split)
-    and the rows left without a tag (as skipped entries)."""
-    from musicrep.data.dataset import SkippedFile
-    from musicrep.data.tags import apply_vocabulary, check_options, vocabulary_from_manifest
-
-    if data.vocab:
-        raise ConfigError(
-            "data.vocab and data.tags cannot be combined",
-            "data.tags builds the vocabulary from the training split (set max_tags to limit it)",
-        )
-    if data.task == "singlelabel":
-        raise ConfigError("data.tags gives multi-label targets; data.task is 'singlelabel'")
-    options = check_options({} if data.tags is True else data.tags, "data.tags option(s)")
-    vocab = vocabulary_from_manifest(manifest, data.train_split, **options)
-    processed, dropped = apply_vocabulary(manifest, vocab)
-    reason = "no tag left after tag processing (data.tags)"
-    skipped = [SkippedFile(str(r.path), reason, r.line, r.split) for r in dropped]
-    if dropped:
-        log.warning("%d clip(s) left without a tag are skipped (see skipped.txt)", len(dropped))
-    return processed, vocab, skipped
-
-
-def decide_task(
-    data: DataConfig, manifest, needs_labels: bool, tags: bool
-) -> tuple[str | None, str]:
-    """The task of a run and why: label-free objectives have none; ``data.tags`` makes tags;
-    an explicit ``data.task`` is used as given; ``"auto"`` reads the manifest."""
-    from musicrep.data.dataset import infer_task
-
-    if not needs_labels:
-        return None, "the objective needs no labels"
-    if tags:
-        return "multilabel", "data.tags turns the labels into tags"
-    inferred = infer_task(manifest)
-    if data.task != "auto":
-        note = "" if data.task == inferred else f"; the manifest looks {inferred}"
-        return data.task, f"data.task in the recipe{note}"
-    if inferred == "singlelabel":
-        return inferred, "inferred from the manifest: every row has exactly one label"
-    return inferred, "inferred from the manifest: some rows have several labels or none"
-
-
-def _check_vocab(vocab: list[str], data: DataConfig, manifest_path: Path) -> list[str]:
-    if not data.vocab:
-        return vocab
-    unknown = [v for v in data.vocab if v not in set(vocab)]
-    if unknown or len(set(data.vocab)) != len(data.vocab):
-        close = difflib.get_close_matches(unknown[0], vocab, n=3) if unknown else []
-        raise ConfigError(
-            f"data.vocab: {', '.join(map(repr, unknown)) or 'duplicate labels'} "
-            f"(not in {manifest_path}); valid labels: {', '.join(vocab)}",
-            f"did you mean {', '.join(close)}?" if close else None,
-        )
-    return list(data.vocab)
-
-
-def load_data(cfg: dict, folder: RunFolder | None = None, resumed: bool = False) -> RunData:
-    """Read the manifest of ``cfg`` and decide the task and vocabulary.
-
-    On resume the run's saved vocabulary and task are kept (target order must not change).
-    """
-    from musicrep.data.dataset import vocabulary
-    from musicrep.data.manifest import Manifest
-
-    data = DataConfig(**cfg["data"])
-    if objective_attribute(cfg["objective"], "provides_data", False):
-        return RunData(None, None, None, [], "the objective makes its own data")
-    if not data.manifest:
-        raise ConfigError("no manifest given", "pass --manifest CSV or set data.manifest")
-    manifest_path = Path(data.manifest).resolve()
-    cfg["data"]["manifest"] = str(manifest_path)
-    manifest = Manifest.read(manifest_path)
-    needs_labels = bool(objective_attribute(cfg["objective"], "needs_labels", True))
-    tag_vocab, untagged = None, []
-    if data.tags and needs_labels:
-        manifest, tag_vocab, untagged = _process_tags(manifest, data)
-    task, reason = decide_task(data, manifest, needs_labels, tag_vocab is not None)
-    vocab: list[str] = []
-    if task is not None:
-        if tag_vocab is None:
-            manifest.warn_label_case()  # BACH / bach would silently be two classes
-        vocab = vocabulary(manifest) if tag_vocab is None else list(tag_vocab.tags)
-        if tag_vocab is None and objective_attribute(cfg["objective"], "open_set_labels", False):
-            # open set (verification): classes are the training split's labels only; the
-            # test split's unseen speakers must never become classes of the classifier
-            vocab = sorted(
-                {lab for r in manifest if r.split == data.train_split for lab in r.labels}
-            )
-        vocab = _check_vocab(vocab, data, manifest_path)
-    if resumed and folder is not None and (folder.path / "config.json").is_file():
-        saved = json.loads((folder.path / "config.json").read_text(encoding="utf-8"))
-        vocab, task = list(saved.get("vocab") or []), saved.get("task", task)
-        reason = "the resumed run's"
-    if task is not None and not vocab:
-        raise ConfigError(
-            f"{manifest_path}: no labels in the manifest",
-            f"objective {cfg['objective']['name']!r} needs labels; label-free objectives train "
-            "on manifests without labels",
-        )
-    return RunData(manifest, manifest_path, task, vocab, reason, tag_vocab, untagged)
 
 
 # --------------------------------------------------------------------------- model parts
