@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="decoding threads beside the model (default: cores - 1, at most 8; 0 on <= 2 cores); "
+        help="decoding threads beside the model (default: cores - 1, at most 8; 0 on 1 core); "
         "0: sequential",
     )
     p.add_argument(

@@ -54,7 +54,8 @@ class Embedder:
     workers : int, optional
         Threads that decode, resample and cut files into windows for :meth:`files` while the
         model runs (default :func:`default_workers`: one per core beyond the first, at most
-        8; 0 on machines with 2 cores or fewer, where measurement favoured it). Windows of many files are packed into full batches. ``0``: the sequential path
+        8; 0 on a single core). Windows of many files are packed into full batches. ``0``: the
+        sequential path
         (one file at a time, in the calling thread). Outputs are the same either way.
     precision : {"fp32", "bf16"}
         ``"bf16"`` runs the model under ``torch.autocast`` in bfloat16 (meant for GPUs; the

@@ -210,14 +210,14 @@ def cpu_sub_batch(model: torch.nn.Module, window_samples: int, batch_size: int) 
 
 def default_workers() -> int:
     """Decoding threads by default: one per core beyond the first (the model's), at most 8;
-    0 (the sequential path) on machines with 2 cores or fewer.
+    0 (the sequential path) on a single core.
 
-    On a 2-core CPU a decoding thread competes with the model's two threads; measured
-    differences there were within the shared machine's noise (``benchmarks/README.md``,
-    "Embedding pipeline"), so the simpler sequential path is the default.
+    On the 2-core CPU one decoding thread beside the model beat the sequential path side by side
+    (musicnn-mtt, 20 x 10 s files: 1.31x vs 1.04x the reference extractor at 2 torch threads,
+    1.50x vs 1.29x at 1; ``benchmarks/README.md``, "Embedding pipeline").
     """
     cores = os.cpu_count() or 1
-    return 0 if cores <= 2 else min(8, cores - 1)
+    return 0 if cores <= 1 else min(8, cores - 1)
 
 
 def _windows(x: np.ndarray, window: int, hop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
